@@ -1,0 +1,110 @@
+"""Chat templates for masking: which tokens of a conversation are the assistant's.
+
+The mask comes from the tokenizer's own template through transformers'
+`return_assistant_tokens_mask`, which needs `{% generation %}` markers in the template.
+Templates without them get a training variant, in this order:
+
+1. TRL's `get_training_chat_template` (it knows Qwen3, Llama 3, Gemma, Phi, ... templates);
+2. our patch for the common ChatML form `'<|im_start|>' + role + '\\n' + content + '<|im_end|>'`
+   (SmolLM2 among others), which TRL refuses to patch.
+
+Either way the variant is only used after checking it renders byte-identical text to the
+original on probe conversations and that its mask is not empty; otherwise we stop with an error.
+"""
+
+from __future__ import annotations
+
+import re
+
+from harness.errors import HarnessError
+
+_PROBES = [
+    [{"role": "user", "content": "Hi there"}, {"role": "assistant", "content": "Hello! How can I help?"}],
+    [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "2+2?"},
+        {"role": "assistant", "content": "4"},
+        {"role": "user", "content": "And 3+3?"},
+        {"role": "assistant", "content": "6"},
+    ],
+]
+
+# `{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}`
+# (quotes and spacing vary between models).
+_CHATML_TURN = re.compile(
+    r"\{\{-?\s*(?P<q>['\"])<\|im_start\|>(?P=q)\s*\+\s*message\[(?P<q2>['\"])role(?P=q2)\]\s*\+\s*"
+    r"(?P=q)(?:\\n|\n)(?P=q)\s*\+\s*message\[(?P=q2)content(?P=q2)\]\s*\+\s*(?P=q)<\|im_end\|>(?P=q)\s*"
+    r"\+\s*(?P=q)(?:\\n|\n)(?P=q)\s*-?\}\}"
+)
+_CHATML_TRAINING_TURN = (
+    "{%- if message['role'] == 'assistant' -%}"
+    "{{ '<|im_start|>assistant\\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}"
+    "{% endgeneration %}{{ '\\n' }}"
+    "{%- else -%}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{%- endif -%}"
+)
+
+
+def has_generation_markers(template: str) -> bool:
+    return bool(re.search(r"\{%-?\s*generation\s*-?%\}", template))
+
+
+def require_chat_template(tokenizer, where: str) -> str:
+    template = tokenizer.chat_template
+    if isinstance(template, dict):
+        template = template.get("default")
+    if not template:
+        raise HarnessError(
+            f"{where}: the tokenizer has no chat template; use an instruct/chat checkpoint or add a "
+            "chat_template to its tokenizer_config.json"
+        )
+    return template
+
+
+def training_chat_template(tokenizer, where: str) -> str:
+    """A template with generation markers that renders exactly like the tokenizer's own."""
+    original = require_chat_template(tokenizer, where)
+    if has_generation_markers(original):
+        return original
+    candidates = []
+    try:
+        from trl.chat_template_utils import get_training_chat_template
+
+        patched = get_training_chat_template(tokenizer)
+        candidates.append(patched or original)
+    except ValueError:
+        pass  # TRL does not know this template; try ours
+    if _CHATML_TURN.search(original):
+        candidates.append(_CHATML_TURN.sub(lambda _m: _CHATML_TRAINING_TURN, original, count=1))
+    for candidate in candidates:
+        if has_generation_markers(candidate) and renders_identically(tokenizer, original, candidate):
+            return candidate
+    raise HarnessError(
+        f"{where}: the chat template has no {{% generation %}} markers and no verified training "
+        "variant exists (neither TRL's nor the ChatML patch renders identically); use mask: all, "
+        "or add generation markers to the template"
+    )
+
+
+def renders_identically(tokenizer, original: str, candidate: str) -> bool:
+    """Same text for every probe, and the candidate marks at least one assistant token."""
+    for messages in _PROBES:
+        a = tokenizer.apply_chat_template(messages, tokenize=False, chat_template=original)
+        b = tokenizer.apply_chat_template(messages, tokenize=False, chat_template=candidate)
+        if a != b:
+            return False
+        out = tokenizer.apply_chat_template(
+            messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True, chat_template=candidate
+        )
+        if 1 not in out["assistant_masks"]:
+            return False
+    return True
+
+
+def assistant_mask(tokenizer, messages: list[dict], template: str) -> tuple[list[int], list[int]]:
+    """Token ids of a conversation and a 0/1 mask of the assistant's tokens (end-of-turn included)."""
+    out = tokenizer.apply_chat_template(
+        messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True, chat_template=template
+    )
+    return list(out["input_ids"]), list(out["assistant_masks"])

@@ -1,0 +1,137 @@
+"""The `harness` command line. Every HarnessError becomes one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from rich.console import Console
+
+from harness.errors import HarnessError
+
+EXIT_USAGE = 2
+
+
+def _add_run(sub) -> None:
+    p = sub.add_parser("run", help="score a checkpoint (and its base, for an adapter) on a suite")
+    p.add_argument("--suite", default="lab1", help="built-in suite name or path to a suite YAML (default: lab1)")
+    p.add_argument("--ckpt", help="adapter dir, model dir, hub id, or 'smollm2-135m-instruct' (the bundled model)")
+    p.add_argument("--base", help="base model of an adapter (overrides adapter_config.json)")
+    p.add_argument("--no-base", action="store_true", help="do not score the adapter's base model")
+    p.add_argument("--task", action="append", dest="tasks", help="run only this task (repeatable)")
+    p.add_argument("--data", action="append", default=[], metavar="[TASK=]FILE",
+                   help="replace a task's samples; a bare FILE replaces the loglikelihood (ppl) task's")
+    p.add_argument("--gen", action="append", default=[], metavar="KEY=VALUE",
+                   help="generation setting for every task, e.g. --gen temperature=0.7 --gen max_new_tokens=64")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--runs-dir", default="runs", help="where run directories are created (default: runs)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run without redoing finished samples")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the checkpoint (off by default)")
+
+
+def cmd_run(args, console: Console) -> int:
+    from harness.generation import parse_cli_overrides
+    from harness.runner import RunRequest, run_suite
+
+    if args.resume:
+        run_suite(RunRequest(suite=args.suite, ckpt=""), resume=args.resume, console=console)
+        return 0
+    if not args.ckpt:
+        raise HarnessError("harness run needs --ckpt (or --resume RUN_DIR); e.g. --ckpt smollm2-135m-instruct")
+    if args.batch_size < 1:
+        raise HarnessError("--batch-size must be >= 1")
+    request = RunRequest(
+        suite=args.suite, ckpt=args.ckpt, base=args.base, no_base=args.no_base, tasks=args.tasks,
+        data=_data_overrides(args.suite, args.data), gen=parse_cli_overrides(args.gen),
+        batch_size=args.batch_size, trust_remote_code=args.trust_remote_code, runs_dir=args.runs_dir,
+    )
+    run_suite(request, console=console)
+    return 0
+
+
+def _data_overrides(suite_name: str, items: list[str]) -> dict[str, str]:
+    from harness.suite import load_suite
+
+    out = {}
+    for item in items:
+        task, sep, path = item.partition("=")
+        if sep:
+            out[task] = path
+            continue
+        suite = load_suite(suite_name)
+        ll = [t.name for t in suite.tasks.values() if t.kind == "loglikelihood"]
+        if len(ll) != 1:
+            raise HarnessError(f"--data {item}: say which task, as --data TASK={item} (tasks: {', '.join(suite.tasks)})")
+        out[ll[0]] = item
+    for path in out.values():
+        if not os.path.isfile(path):
+            raise HarnessError(f"--data: file not found: {path}")
+    return out
+
+
+def _add_suites(sub) -> None:
+    sub.add_parser("suites", help="list suites, their tasks and metrics")
+
+
+def cmd_suites(args, console: Console) -> int:
+    from rich.table import Table
+
+    from harness.suite import list_suites, load_suite
+
+    table = Table(title="suites")
+    for col in ("suite", "task", "kind", "samples", "metrics"):
+        table.add_column(col)
+    for path in list_suites():
+        suite = load_suite(str(path))
+        for task in suite.tasks.values():
+            table.add_row(suite.name, task.name, task.kind, str(len(task.samples)), ", ".join(m.name for m in task.metrics))
+        for group, m in suite.pooled:
+            table.add_row(suite.name, group, "pooled", "all answers", m.name)
+    console.print(table)
+    return 0
+
+
+def _add_score(sub) -> None:
+    p = sub.add_parser("score", help="score answers produced elsewhere (JSONL: id or prompt, response)")
+    p.add_argument("--suite", default="lab1")
+    p.add_argument("--task", required=True)
+    p.add_argument("--responses", required=True, help="JSONL rows: {id|prompt, response[, finish_reason, fields]}")
+    p.add_argument("--name", help="model name to record (default: external:<file>)")
+    p.add_argument("--runs-dir", default="runs")
+
+
+def cmd_score(args, console: Console) -> int:
+    from harness.external import score_responses
+
+    score_responses(args.suite, args.task, args.responses, runs_dir=args.runs_dir, name=args.name, console=console)
+    return 0
+
+
+COMMANDS = {"run": (_add_run, cmd_run), "suites": (_add_suites, cmd_suites), "score": (_add_score, cmd_score)}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description="Evaluation-first harness for QLoRA SFT of chat LLMs")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add, _ in COMMANDS.values():
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    console = Console()
+    try:
+        return COMMANDS[args.command][1](args, console)
+    except HarnessError as e:
+        Console(stderr=True).print(f"[bold red]error:[/bold red] {e}", highlight=False, soft_wrap=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        Console(stderr=True).print("interrupted; finished samples are saved (use --resume RUN_DIR)")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

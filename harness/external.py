@@ -1,0 +1,85 @@
+"""`harness score`: score answers another system produced, with the same scorers and records.
+
+Each row: {"response": "...", "id": "<a sample id of the task>"} or {"response": ..., "prompt": ...}.
+A prompt the task does not have is scored as a new sample with the row's own fields (e.g.
+`expect: refuse` for the safety task). `finish_reason` ("stop"/"length") is used when given.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from harness.errors import HarnessError
+from harness.jsonl import read_jsonl
+from harness.rundir import RunDir, package_versions
+from harness.runner import answer_record, finish, suite_description
+from harness.suite import Task, load_suite, sample_prompt
+
+_ROW_KEYS = {"response", "finish_reason", "__line__"}
+
+
+@dataclass
+class ExternalAnswer:
+    raw: str
+    text: str
+    finish_reason: str | None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def score_responses(suite_name: str, task_name: str, responses: str, *, runs_dir: str = "runs",
+                    name: str | None = None, console: Console | None = None) -> RunDir:
+    from harness.backends.base import split_thinking
+
+    console = console or Console()
+    suite = load_suite(suite_name, tasks=[task_name])
+    task = suite.tasks[task_name]
+    if task.kind != "generate":
+        raise HarnessError(f"task '{task_name}' scores loglikelihoods, not answers; `harness score` needs a generate task")
+    rows = read_jsonl(responses, what="responses file")
+    if not rows:
+        raise HarnessError(f"{responses}: no rows")
+    model = name or f"external:{Path(responses).name}"
+    run = RunDir.create(Path(runs_dir), suite.name, Path(responses).stem)
+    run.write_config({
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "invocation": None,  # nothing to resume: scoring is instant
+        "roles": ["ckpt"],
+        "suite": suite_description(suite),
+        "models": {"checkpoint": {"spec": str(responses), "model": model, "adapter": None}},
+        "responses_file": str(responses),
+        "versions": package_versions(),
+    })
+    with run.appender() as out:
+        for row in rows:
+            sample = _match_sample(task, row, responses)
+            resp = row["response"]
+            answer = ExternalAnswer(raw=resp, text=split_thinking(resp), finish_reason=row.get("finish_reason"))
+            out.write(answer_record("ckpt", model, task, sample, answer))
+    finish(run, suite, ["ckpt"], console=console)
+    return run
+
+
+def _match_sample(task: Task, row: dict, path: str) -> dict:
+    where = f"{path}:{row['__line__']}"
+    if not isinstance(row.get("response"), str):
+        raise HarnessError(f"{where}: each row needs a string 'response'")
+    extra = {k: v for k, v in row.items() if k not in _ROW_KEYS}
+    if "id" in row:
+        for s in task.samples:
+            if s["id"] == str(row["id"]):
+                return {**s, **extra, "id": s["id"]}
+        if "prompt" not in row:
+            raise HarnessError(f"{where}: id {row['id']!r} is not a sample of task '{task.name}' and the row has no 'prompt'")
+    if "prompt" not in row:
+        raise HarnessError(f"{where}: each row needs 'id' (a sample of task '{task.name}') or 'prompt'")
+    for s in task.samples:
+        if "prompt" in s and sample_prompt(s) == row["prompt"]:
+            return {**s, **extra, "id": s["id"]}
+    new = dict(extra)
+    new["id"] = str(row.get("id", f"external-line{row['__line__']}"))
+    return new

@@ -1,0 +1,219 @@
+"""One evaluation run: suite x models -> records (appended as they finish) -> summary -> reports.
+
+`run_suite` is what `harness run` does. Its pieces are reusable: `execute` scores pending samples
+with an already loaded backend (the trainer's rescoring callback uses it), `finish` writes the
+summary and report from whatever records the run directory holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from harness.backends.base import Generation
+from harness.checkpoint import Checkpoint, resolve_checkpoint
+from harness.errors import HarnessError
+from harness.metrics import summarize
+from harness.rundir import RunDir, package_versions
+from harness.suite import Suite, Task, load_suite, sample_messages, sample_prompt
+
+
+@dataclass
+class RunRequest:
+    """Everything `harness run` was asked; saved in config.json so --resume can redo it."""
+
+    suite: str
+    ckpt: str
+    base: str | None = None
+    no_base: bool = False
+    tasks: list[str] | None = None
+    data: dict[str, str] = field(default_factory=dict)
+    gen: dict[str, str] = field(default_factory=dict)
+    batch_size: int = 8
+    trust_remote_code: bool = False
+    runs_dir: str = "runs"
+
+
+def roles_for(ckpt: Checkpoint, no_base: bool) -> list[str]:
+    """An adapter is scored with its base (adapter off) for the comparison, unless --no-base."""
+    return ["base", "ckpt"] if ckpt.has_base and not no_base else ["ckpt"]
+
+
+def run_suite(request: RunRequest, *, resume: str | None = None, console: Console | None = None) -> RunDir:
+    console = console or Console()
+    if resume:
+        run = RunDir.open_existing(resume)
+        saved = run.config()
+        request = RunRequest(**saved["invocation"])
+    suite = load_suite(request.suite, tasks=request.tasks, data_overrides=request.data, gen_overrides=request.gen)
+    ckpt = resolve_checkpoint(request.ckpt, base=request.base, trust_remote_code=request.trust_remote_code)
+    roles = roles_for(ckpt, request.no_base)
+    if resume:
+        if saved["suite"]["version"] != suite.version():
+            raise HarnessError(
+                f"{resume}: the suite changed since this run started (version {saved['suite']['version']} "
+                f"-> {suite.version()}); start a new run instead of resuming"
+            )
+    else:
+        run = RunDir.create(Path(request.runs_dir), suite.name, ckpt.name)
+
+    from harness.backends.hf import HFBackend
+
+    pending = pending_work(suite, roles, run.records(), request.batch_size)
+    backend = None
+    if pending or not resume:
+        backend = HFBackend(ckpt)
+    if not resume:
+        run.write_config(build_config(request, suite, ckpt, roles, backend))
+    console.print(f"[bold]Run[/bold] {run.path}  suite={suite.name}  ckpt={ckpt.spec}  roles={', '.join(roles)}")
+    if pending:
+        execute(suite, backend, pending, run, console=console, model_names=_model_names(ckpt))
+    finish(run, suite, roles, console=console)
+    return run
+
+
+def build_config(request: RunRequest, suite: Suite, ckpt: Checkpoint, roles: list[str], backend) -> dict:
+    template = backend.tokenizer.chat_template if backend else None
+    return {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "invocation": asdict(request),
+        "argv": sys.argv,
+        "roles": roles,
+        "suite": suite_description(suite),
+        "models": {"checkpoint": ckpt.describe()},
+        "chat_template_hash": hashlib.sha256(str(template).encode()).hexdigest()[:16] if template else None,
+        "backend": getattr(backend, "name", None),
+        "device": str(getattr(backend, "device", "")),
+        "versions": package_versions(),
+    }
+
+
+def suite_description(suite: Suite) -> dict:
+    return {
+        "name": suite.name,
+        "path": str(suite.path),
+        "version": suite.version(),
+        "tasks": {
+            t.name: {
+                "kind": t.kind,
+                "samples_file": str(t.samples_file),
+                "data_hash": t.data_hash(),
+                "n_samples": len(t.samples),
+                "generation": t.generation.to_dict(),
+                "scorers": {s.id: {"scorer": s.name, **s.params} for s in t.scorers},
+            }
+            for t in suite.tasks.values()
+        },
+    }
+
+
+@dataclass
+class Batch:
+    role: str
+    task: Task
+    samples: list[dict]
+    todo: set[str]  # sample ids still missing; the whole batch is regenerated so outputs match
+
+
+def pending_work(suite: Suite, roles: list[str], done_records: list[dict], batch_size: int) -> list[Batch]:
+    """Fixed batches (same composition on every run and resume, so greedy outputs are identical)."""
+    done = {(r["role"], r["task"], r["id"]) for r in done_records}
+    batches = []
+    for role in roles:
+        for task in suite.tasks.values():
+            ordered = sorted(task.samples, key=lambda s: (len(str(s.get("prompt", s.get("messages")))), s["id"]))
+            for i in range(0, len(ordered), batch_size):
+                chunk = ordered[i : i + batch_size]
+                todo = {s["id"] for s in chunk if (role, task.name, s["id"]) not in done}
+                if todo:
+                    batches.append(Batch(role, task, chunk, todo))
+    return batches
+
+
+def execute(suite: Suite, backend, batches: list[Batch], run: RunDir, *, console: Console, model_names: dict) -> None:
+    total = sum(len(b.todo) for b in batches)
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+    with run.appender() as out, Progress(*columns, console=console, transient=False) as progress:
+        bar = progress.add_task("scoring", total=total)
+        for batch in batches:
+            progress.update(bar, description=f"{batch.role:>4} {batch.task.name}")
+            for sample, record in zip(batch.samples, _run_batch(backend, batch, model_names)):
+                if sample["id"] in batch.todo:
+                    out.write(record)
+                    progress.advance(bar)
+
+
+def _run_batch(backend, batch: Batch, model_names: dict) -> list[dict]:
+    task = batch.task
+    conversations = [sample_messages(s) if task.kind == "generate" else s["messages"] for s in batch.samples]
+    if task.kind == "loglikelihood":
+        results = backend.loglikelihood(conversations, mask=task.mask, role=batch.role)
+        return [
+            base_record(batch.role, model_names[batch.role], task, s) | {"nll_sum": nll, "n_tokens": n}
+            for s, (nll, n) in zip(batch.samples, results)
+        ]
+    gens = backend.generate(conversations, task.generation, role=batch.role)
+    return [answer_record(batch.role, model_names[batch.role], task, s, g) for s, g in zip(batch.samples, gens)]
+
+
+def base_record(role: str, model: str, task: Task, sample: dict) -> dict:
+    return {
+        "role": role,
+        "model": model,
+        "task": task.name,
+        "id": sample["id"],
+        "prompt": sample_prompt(sample) if task.kind == "generate" else None,
+        "sample": {k: v for k, v in sample.items() if k != "__line__"},
+    }
+
+
+def answer_record(role: str, model: str, task: Task, sample: dict, answer: Generation) -> dict:
+    scores = {}
+    for spec in task.scorers:
+        score = spec.fn(sample, answer)
+        if score is not None:
+            scores[spec.id] = score.to_dict()
+    return base_record(role, model, task, sample) | {
+        "output": answer.text,
+        "raw": answer.raw,
+        "finish_reason": answer.finish_reason,
+        "prompt_tokens": answer.prompt_tokens,
+        "completion_tokens": answer.completion_tokens,
+        "scores": scores,
+    }
+
+
+def _model_names(ckpt: Checkpoint) -> dict[str, str]:
+    return {"base": ckpt.model, "ckpt": ckpt.adapter or ckpt.model}
+
+
+def finish(run: RunDir, suite: Suite, roles: list[str], *, console: Console) -> dict:
+    from reports.markdown import render_report
+    from reports.terminal import print_summary
+
+    records = run.records()
+    config = run.config()
+    summary = {
+        "suite": suite.name,
+        "suite_version": suite.version(),
+        "run_dir": str(run.path),
+        "roles": roles,
+        "models": {r: n for r, n in _roles_models(config).items() if r in roles},
+        "metrics": summarize(suite, records, roles),
+    }
+    run.write_summary(summary)
+    run.write_report(render_report(summary, suite, records))
+    print_summary(summary, console)
+    console.print(f"Run directory: [bold]{run.path}[/bold]  (report.md, summary.json, samples.jsonl)")
+    return summary
+
+
+def _roles_models(config: dict) -> dict[str, str]:
+    ckpt = config["models"]["checkpoint"]
+    return {"base": ckpt["model"], "ckpt": ckpt["adapter"] or ckpt["model"]}

@@ -1,0 +1,1 @@
+"""Renderers of run results: Rich terminal tables and Markdown reports."""

@@ -1,0 +1,28 @@
+"""The Rich table printed at the end of a run."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from reports.cells import delta_cell, metric_cell
+
+
+def print_summary(summary: dict, console: Console) -> None:
+    roles = summary["roles"]
+    table = Table(title=f"{summary['suite']}: value [95% CI] n", show_lines=False)
+    table.add_column("metric", style="bold")
+    for role in roles:
+        table.add_column(role)
+    if len(roles) == 2:
+        table.add_column("delta (ckpt - base)")
+    for name, entry in summary["metrics"].items():
+        arrow = "↑" if entry["higher_is_better"] else "↓"
+        row = [f"{name} {arrow}"] + [metric_cell(entry.get(role)) for role in roles]
+        if len(roles) == 2:
+            text, verdict = delta_cell(entry.get("delta"), entry["higher_is_better"])
+            style = {"better": "green", "worse": "red"}.get(verdict)
+            row.append(f"[{style}]{text}[/{style}]" if style else text)
+        table.add_row(*row)
+    console.print(table)
+    console.print("[dim]↑ higher is better, ↓ lower is better; delta in green/red when its 95% CI excludes 0[/dim]")

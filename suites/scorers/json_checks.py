@@ -1,0 +1,87 @@
+"""JSON format checks: validity (strict / lenient) and JSON Schema conformance (jsonschema)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import jsonschema
+
+from suites.scorers.base import passed, scorer, unscored
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+_NOT_FOUND = object()
+
+
+def parse_strict(text: str) -> Any:
+    """The whole answer is one JSON value (surrounding whitespace allowed)."""
+    try:
+        return json.loads(text.strip())
+    except json.JSONDecodeError:
+        return _NOT_FOUND
+
+
+def parse_lenient(text: str) -> Any:
+    """One JSON value: the whole answer, inside a ```json fence, or embedded in prose."""
+    value = parse_strict(text)
+    if value is not _NOT_FOUND:
+        return value
+    for block in _FENCE.findall(text):
+        value = parse_strict(block)
+        if value is not _NOT_FOUND:
+            return value
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"[\[{]", text):
+        try:
+            value, _end = decoder.raw_decode(text, match.start())
+            return value
+        except json.JSONDecodeError:
+            continue
+    return _NOT_FOUND
+
+
+def _wants_json(sample: dict) -> bool:
+    return sample.get("check") == "json" or "schema" in sample
+
+
+@scorer("json_valid")
+def json_valid(mode: str = "strict"):
+    """JSON validity: strict (the answer is exactly one JSON value) or lenient (fence/prose allowed)."""
+    if mode not in {"strict", "lenient"}:
+        raise ValueError(f"json_valid mode must be 'strict' or 'lenient', got {mode!r}")
+    parse = parse_strict if mode == "strict" else parse_lenient
+
+    def score(sample, answer):
+        if not _wants_json(sample):
+            return None
+        if not answer.text.strip():
+            return passed(False, "empty answer")
+        ok = parse(answer.text) is not _NOT_FOUND
+        return passed(ok, f"{mode}: {'one JSON value' if ok else 'no parseable JSON value'}")
+
+    return score
+
+
+@scorer("json_schema")
+def json_schema():
+    """The (leniently extracted) JSON value validates against the sample's JSON Schema."""
+
+    def score(sample, answer):
+        if "schema" not in sample:
+            return None
+        value = parse_lenient(answer.text)
+        if value is _NOT_FOUND:
+            return passed(False, "no JSON value to validate")
+        try:
+            validator = jsonschema.Draft202012Validator(sample["schema"])
+        except jsonschema.SchemaError as e:
+            return unscored(f"the sample's schema is invalid: {e.message}")
+        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.path))
+        if not errors:
+            return passed(True, "matches schema")
+        first = errors[0]
+        where = "/".join(str(p) for p in first.path) or "(root)"
+        return passed(False, f"schema: {where}: {first.message}"[:300])
+
+    return score
