@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
     console = Console()
+    if not console.is_terminal:  # logs and CI: wide enough that metric names are not cut
+        console = Console(width=160)
     try:
         return COMMANDS[args.command][1](args, console)
     except HarnessError as e:

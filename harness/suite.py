@@ -151,10 +151,18 @@ def load_suite(
     for name in selected:
         spec = doc["tasks"][name]
         loaded[name] = _load_task(name, spec, path, suite_gen, every, data_overrides.get(name), gen_overrides or {})
+    # Pooled metrics are checked against every task's scorers, and kept if a selected task runs them.
+    every_id = {}
+    for name, spec in doc["tasks"].items():
+        entries = list((spec or {}).get("scorers") or []) + list(every)
+        every_id.update({s.id: s for s in (_scorer(e, f"{path}:{_line(spec)}") for e in entries)})
+    running = _all_scorer_ids(loaded)
     pooled = []
     for group, metrics in (doc.get("pooled") or {}).items():
         for mname, mspec in (metrics or {}).items():
-            pooled.append((group, _metric(mname, mspec, path, _all_scorer_ids(loaded))))
+            metric = _metric(mname, mspec, path, every_id)
+            if metric.scorer in running:
+                pooled.append((group, metric))
     return Suite(doc.get("name", path.stem), path, doc.get("description", ""), loaded, pooled)
 
 

@@ -74,6 +74,7 @@ def json_schema():
         if value is _NOT_FOUND:
             return passed(False, "no JSON value to validate")
         try:
+            jsonschema.Draft202012Validator.check_schema(sample["schema"])
             validator = jsonschema.Draft202012Validator(sample["schema"])
         except jsonschema.SchemaError as e:
             return unscored(f"the sample's schema is invalid: {e.message}")

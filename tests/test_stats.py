@@ -1,0 +1,57 @@
+"""Bootstrap CIs and metric aggregation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from harness.metrics import metric_units, summarize_delta, summarize_metric
+from harness.stats import bootstrap_ci, paired_bootstrap_delta
+from harness.suite import MetricSpec
+
+
+def test_bootstrap_ci_brackets_the_rate_and_is_seeded():
+    values = np.array([1.0] * 30 + [0.0] * 70)
+    lo, hi = bootstrap_ci(values)
+    assert lo < 0.3 < hi and 0.18 < lo and hi < 0.42
+    assert bootstrap_ci(values) == (lo, hi)
+
+
+def test_ratio_ci_for_perplexity_resamples_samples():
+    nll = np.array([10.0, 20.0, 30.0])
+    tok = np.array([10.0, 10.0, 10.0])
+    lo, hi = bootstrap_ci(nll, tok, transform=np.exp)
+    assert math.exp(1.0) <= lo <= math.exp(2.0) <= hi <= math.exp(3.0)
+
+
+def test_paired_delta_detects_a_consistent_improvement():
+    a = np.array([0.0] * 40 + [1.0] * 10)
+    b = np.array([1.0] * 40 + [1.0] * 10)
+    ones = np.ones(50)
+    delta, lo, hi = paired_bootstrap_delta(a, ones, b, ones)
+    assert delta == 0.8 and lo > 0.6
+
+
+def _rec(role, sid, value, **sample):
+    return {"role": role, "task": "t", "id": sid, "sample": sample, "scores": {"s": {"value": value, "reason": "", "label": None}}}
+
+
+def test_metric_counts_unscored_apart_and_filters_by_where():
+    records = [_rec("ckpt", "1", 1.0, expect="refuse"), _rec("ckpt", "2", None, expect="refuse"), _rec("ckpt", "3", 0.0, expect="comply")]
+    units = metric_units(records, MetricSpec("refusal_rate", "s", {"expect": "refuse"}), "ckpt")
+    summary = summarize_metric(units)
+    assert summary["value"] == 1.0 and summary["n"] == 1 and summary["unscored"] == 1
+
+
+def test_metric_with_no_data_is_none_not_zero():
+    units = metric_units([_rec("ckpt", "1", None)], MetricSpec("m", "s"), "ckpt")
+    summary = summarize_metric(units)
+    assert summary == {"value": None, "n": 0, "ci": None, "unscored": 1}
+
+
+def test_delta_is_paired_on_shared_samples_only():
+    records = [_rec("base", "1", 0.0), _rec("base", "2", 0.0), _rec("ckpt", "1", 1.0), _rec("ckpt", "3", 1.0)]
+    spec = MetricSpec("m", "s")
+    delta = summarize_delta(metric_units(records, spec, "base"), metric_units(records, spec, "ckpt"))
+    assert delta["n"] == 1 and delta["value"] == 1.0
