@@ -111,6 +111,15 @@ def cmd_score(args, console: Console) -> int:
 COMMANDS = {"run": (_add_run, cmd_run), "suites": (_add_suites, cmd_suites), "score": (_add_score, cmd_score)}
 
 
+def _quiet_libraries() -> None:
+    """Our Rich progress bars say what is happening; the libraries' own bars and notices would
+    interleave with them on every model load."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description="Evaluation-first harness for QLoRA SFT of chat LLMs")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    _quiet_libraries()
     args = build_parser().parse_args(argv)
     console = Console()
     if not console.is_terminal:  # logs and CI: wide enough that metric names are not cut

@@ -40,10 +40,15 @@ class _Node(dict):
 class _LineLoader(yaml.SafeLoader):
     """SafeLoader whose mappings remember the line they start on (for error messages)."""
 
-    def construct_mapping(self, node, deep=False):
-        mapping = _Node(super().construct_mapping(node, deep=deep))
-        mapping.line = node.start_mark.line + 1
-        return mapping
+
+def _construct_mapping(loader, node):
+    mapping = _Node()
+    mapping.line = node.start_mark.line + 1
+    yield mapping
+    mapping.update(loader.construct_mapping(node))
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
 
 @dataclass
@@ -139,7 +144,7 @@ def load_suite(
         raise HarnessError(f"{path}: a suite needs a 'tasks' mapping with at least one task")
     _check_keys(doc, {"name", "description", "generation", "every_generation", "pooled", "tasks"}, path, "suite")
 
-    suite_gen = GenerationSettings().updated(doc.get("generation") or {}, f"{path}:{_line(doc)}")
+    suite_gen = GenerationSettings().updated(doc.get("generation") or {}, f"{path}:{_line(doc.get('generation'))}")
     every = doc.get("every_generation") or []
     data_overrides = dict(data_overrides or {})
     selected = list(doc["tasks"]) if not tasks else tasks
@@ -178,7 +183,8 @@ def _load_task(name, spec, path, suite_gen, every, data_file, gen_overrides) -> 
         raise HarnessError(f"{where}: task '{name}' needs 'samples' (a JSONL file)")
     samples_file = Path(data_file) if data_file else (path.parent / spec["samples"])
     samples = _load_samples(samples_file, kind)
-    gen = suite_gen.updated(spec.get("generation") or {}, where).updated(gen_overrides, "command line")
+    task_gen = spec.get("generation") or {}
+    gen = suite_gen.updated(task_gen, f"{path}:{_line(task_gen)}").updated(gen_overrides, "command line")
     scorer_entries = list(spec.get("scorers") or []) + (list(every) if kind == "generate" else [])
     scorers = [_scorer(entry, where) for entry in scorer_entries]
     ids = [s.id for s in scorers]

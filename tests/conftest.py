@@ -101,6 +101,7 @@ def harness_cli(capsys):
     from harness.cli import main
 
     def run(*args: str):
+        capsys.readouterr()  # drop what the test printed before
         code = main([str(a) for a in args])
         out = capsys.readouterr()
         return code, out.out, out.err
