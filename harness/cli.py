@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from rich.console import Console
 
@@ -108,7 +109,102 @@ def cmd_score(args, console: Console) -> int:
     return 0
 
 
-COMMANDS = {"run": (_add_run, cmd_run), "suites": (_add_suites, cmd_suites), "score": (_add_score, cmd_score)}
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="QLoRA training; every saved checkpoint is rescored")
+    p.add_argument("--config", help="training config YAML (see trainers/configs/)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. lora.r=8")
+    p.add_argument("--rescore", metavar="SUITE", help="suite to rescore checkpoints with ('none' to skip); default: the config's")
+
+
+def cmd_train(args, console: Console) -> int:
+    from harness.training import run_training
+    from trainers.config import load_train_config
+
+    config = load_train_config(args.config, args.set)
+    if args.rescore:
+        config.rescore.suite = None if args.rescore == "none" else args.rescore
+    run_training(config, console)
+    return 0
+
+
+def _add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="the whole loop on the bundled model, on CPU: train, rescore, report")
+    p.add_argument("--output-dir", default="out/demo")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key of the demo config")
+
+
+def cmd_demo(args, console: Console) -> int:
+    from harness.training import run_training
+    from trainers.config import load_train_config
+    from trainers.demo import DEMO_CONFIG
+
+    config = load_train_config(str(DEMO_CONFIG), [f"output_dir={args.output_dir}", *args.set])
+    run_training(config, console)
+    return 0
+
+
+def _add_mask_audit(sub) -> None:
+    p = sub.add_parser("mask-audit", help="show which tokens SFT would train on, and check the mask")
+    p.add_argument("--data", required=True, help="messages JSONL")
+    p.add_argument("--model", default="smollm2-135m-instruct", help="model or checkpoint whose chat template is used")
+    p.add_argument("--examples", type=int, default=200, help="how many conversations to audit")
+
+
+def cmd_mask_audit(args, console: Console) -> int:
+    from harness.backends.hf import end_of_turn_ids, load_tokenizer
+    from harness.chat_template import training_chat_template
+    from harness.checkpoint import resolve_checkpoint
+    from trainers.data import load_conversations
+    from trainers.mask_audit import audit_mask, render_example, summary_lines
+
+    ckpt = resolve_checkpoint(args.model)
+    tok = load_tokenizer(ckpt)
+    template = training_chat_template(tok, ckpt.spec)
+    convs = load_conversations(args.data)
+    report = audit_mask(tok, convs[: args.examples], template, end_of_turn_ids(tok))
+    console.print("[bold]first example[/bold] (trained tokens highlighted):")
+    console.print(render_example(tok, convs[0], template))
+    for line in summary_lines(report):
+        console.print(line, highlight=False)
+    return 0 if report.ok else 1
+
+
+def _add_watch(sub) -> None:
+    p = sub.add_parser("watch", help="rescore each checkpoint directory that appears (from any trainer)")
+    p.add_argument("directory")
+    p.add_argument("--suite", default="lab1")
+    p.add_argument("--task", action="append", dest="tasks", help="only these tasks (repeatable)")
+    p.add_argument("--max-samples", type=int, help="per task, samples spread over the file")
+    p.add_argument("--gen", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--base", help="base model of the adapters (overrides adapter_config.json)")
+    p.add_argument("--once", action="store_true", help="one pass over what is there, then exit")
+    p.add_argument("--interval", type=float, default=10.0, help="seconds between scans")
+    p.add_argument("--timeout", type=float, help="stop after this many seconds")
+
+
+def cmd_watch(args, console: Console) -> int:
+    from harness.generation import parse_cli_overrides
+    from harness.rescore import Rescorer
+    from harness.watch import watch
+
+    rescorer = Rescorer(Path(args.directory), args.suite, tasks=args.tasks, max_samples=args.max_samples,
+                        gen=parse_cli_overrides(args.gen), console=console)
+    rescorer.load(full=False)
+    n = watch(args.directory, rescorer, base=args.base, once=args.once, interval=args.interval,
+              timeout=args.timeout, console=console)
+    console.print(f"scored {n} new checkpoint(s); scores in {Path(args.directory) / 'scores.jsonl'}")
+    return 0
+
+
+COMMANDS = {
+    "run": (_add_run, cmd_run),
+    "suites": (_add_suites, cmd_suites),
+    "score": (_add_score, cmd_score),
+    "train": (_add_train, cmd_train),
+    "demo": (_add_demo, cmd_demo),
+    "mask-audit": (_add_mask_audit, cmd_mask_audit),
+    "watch": (_add_watch, cmd_watch),
+}
 
 
 def _quiet_libraries() -> None:

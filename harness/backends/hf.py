@@ -36,22 +36,12 @@ class HFBackend:
         require_chat_template(self.tokenizer, ckpt.spec)
         self.model = model if model is not None else self._load_model()
         self.model.eval()
-        self._eos_ids = self._end_of_turn_ids()
+        self._eos_ids = end_of_turn_ids(self.tokenizer, self.model)
         self._training_template: str | None = None
 
     # ---- loading -------------------------------------------------------------------------
     def _load_tokenizer(self):
-        from transformers import AutoTokenizer
-
-        # An adapter dir saved by a trainer carries the tokenizer (and template) it trained with.
-        source = self.ckpt.adapter if self.ckpt.adapter and _has_tokenizer(self.ckpt.adapter) else self.ckpt.model
-        try:
-            tok = AutoTokenizer.from_pretrained(source, trust_remote_code=self.ckpt.trust_remote_code)
-        except (OSError, ValueError) as e:
-            raise HarnessError(f"cannot load the tokenizer of {source}: {_first_line(e)}") from None
-        if tok.pad_token is None:
-            tok.pad_token = tok.eos_token
-        return tok
+        return load_tokenizer(self.ckpt)
 
     def _load_model(self):
         from transformers import AutoModelForCausalLM
@@ -76,16 +66,6 @@ class HFBackend:
                 ) from None
         return model
 
-    def _end_of_turn_ids(self) -> set[int]:
-        ids = set()
-        gen_eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
-        for value in (gen_eos, self.tokenizer.eos_token_id):
-            if isinstance(value, int):
-                ids.add(value)
-            elif isinstance(value, (list, tuple)):
-                ids.update(v for v in value if isinstance(v, int))
-        return ids
-
     @contextlib.contextmanager
     def role(self, role: str) -> Iterator[None]:
         """`base` runs with the adapter switched off; `ckpt` as loaded."""
@@ -105,8 +85,12 @@ class HFBackend:
     @torch.inference_mode()
     def generate(self, batch: list[list[dict]], settings: GenerationSettings, role: str = "ckpt") -> list[Generation]:
         texts = [self.render_prompt(m, settings) for m in batch]
+        side = self.tokenizer.padding_side  # the tokenizer may be a trainer's: put it back after
         self.tokenizer.padding_side = "left"  # so every prompt ends where generation starts
-        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        try:
+            enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        finally:
+            self.tokenizer.padding_side = side
         torch.manual_seed(settings.seed)
         kwargs = dict(
             max_new_tokens=settings.max_new_tokens,
@@ -114,6 +98,7 @@ class HFBackend:
             repetition_penalty=settings.repetition_penalty,
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=sorted(self._eos_ids) or None,
+            use_cache=True,  # a model fresh from gradient-checkpointed training has it off in its config
         )
         if settings.do_sample:
             kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
@@ -177,6 +162,36 @@ class HFBackend:
         sums = (nll * weights).sum(dim=1).tolist()
         counts = weights.sum(dim=1).long().tolist()
         return list(zip(sums, counts))
+
+
+def load_tokenizer(ckpt: Checkpoint):
+    """The checkpoint's tokenizer: an adapter dir saved by a trainer carries the tokenizer (and
+    chat template) it trained with; otherwise the model's."""
+    from transformers import AutoTokenizer
+
+    source = ckpt.adapter if ckpt.adapter and _has_tokenizer(ckpt.adapter) else ckpt.model
+    try:
+        tok = AutoTokenizer.from_pretrained(source, trust_remote_code=ckpt.trust_remote_code)
+    except (OSError, ValueError) as e:
+        raise HarnessError(f"cannot load the tokenizer of {source}: {_first_line(e)}") from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def end_of_turn_ids(tokenizer, model=None) -> set[int]:
+    """Token ids that end an assistant turn: eos ids of the generation config and tokenizer, plus
+    the usual end-of-turn markers when the vocabulary has them."""
+    ids = set()
+    gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for value in (gen_eos, tokenizer.eos_token_id):
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(v for v in value if isinstance(v, int))
+    vocab = tokenizer.get_vocab()
+    ids.update(vocab[t] for t in ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>") if t in vocab)
+    return ids
 
 
 def _has_tokenizer(folder: str) -> bool:

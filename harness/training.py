@@ -1,0 +1,106 @@
+"""`harness train` and `harness demo`: a trainer from the registry, rescoring of every saved
+checkpoint, the loss curve and its diagnosis, and the full suite on the final adapter."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from harness.checkpoint import Checkpoint, resolve_checkpoint
+from harness.rescore import HEADLINE, Rescorer, read_scores
+from reports.plots import plot_loss
+from trainers import get_trainer
+from trainers.config import TrainConfig, load_train_config
+from trainers.diagnosis import diagnose
+
+
+class RescoreHooks:
+    """Scores each checkpoint in process with the trainer's model (base weights never reloaded)."""
+
+    def __init__(self, rescorer: Rescorer | None, base_model: str):
+        self.rescorer, self.base_model = rescorer, base_model
+
+    def backend(self, path: Path, model, tokenizer):
+        from harness.backends.hf import HFBackend
+
+        ckpt = Checkpoint(spec=str(path), model=self.base_model, adapter=str(path))
+        return HFBackend(ckpt, model=model, tokenizer=tokenizer, device=next(model.parameters()).device), ckpt
+
+    def on_start(self, model, tokenizer) -> None:
+        pass  # the base is scored lazily, once, at the first checkpoint
+
+    def on_checkpoint(self, step: int, path: Path, model, tokenizer) -> None:
+        if self.rescorer is None:
+            return
+        backend, ckpt = self.backend(path, model, tokenizer)
+        self.rescorer.score(backend, ckpt, step)
+
+
+def run_training(config: TrainConfig, console: Console) -> dict:
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train_config.yaml").write_text(yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False))
+    trainer = get_trainer(config.trainer)
+    base_model = resolve_checkpoint(config.model, trust_remote_code=config.trust_remote_code).model
+    r = config.rescore
+    rescorer = None
+    if r.suite:
+        rescorer = Rescorer(out, r.suite, tasks=r.tasks, max_samples=r.max_samples, gen=r.gen,
+                            final_gen=r.final_gen, batch_size=r.batch_size, console=console)
+        rescorer.load(full=False)  # fail on a bad suite/task before hours of training
+    hooks = RescoreHooks(rescorer, base_model)
+    console.print(f"[bold]train[/bold] trainer={config.trainer} model={config.model} output={out}")
+    result = trainer.train(config, hooks, console)
+
+    train_pts = [(e["step"], e["loss"]) for e in result.log_history if "loss" in e]
+    eval_pts = [(e["step"], e["eval_loss"]) for e in result.log_history if "eval_loss" in e]
+    plot = plot_loss(train_pts, eval_pts, out / "training_loss.png")
+    diagnosis = diagnose(train_pts, eval_pts)
+    color = {"healthy": "green", "overfitting": "yellow", "unstable": "red", "flat": "red"}.get(diagnosis.kind, "white")
+    console.print(f"loss curve: {plot}")
+    console.print(f"diagnosis: [{color}]{diagnosis.kind}[/{color}]: {diagnosis.message}")
+
+    final_line = None
+    if rescorer and r.final:
+        backend, ckpt = hooks.backend(result.final_dir, result.model, result.tokenizer)
+        console.print("[bold]final adapter: full suite[/bold]")
+        final_line = rescorer.score(backend, ckpt, step=None, full=True)
+    scores = read_scores(out)
+    print_trajectory(scores, console)
+    summary = {
+        "output_dir": str(out),
+        "final_adapter": str(result.final_dir),
+        "loss_plot": str(plot),
+        "diagnosis": diagnosis.to_dict(),
+        "train_loss": train_pts,
+        "eval_loss": eval_pts,
+        "scores": scores,
+        "final_report": str(Path(final_line["run_dir"]) / "report.md") if final_line else None,
+    }
+    (out / "training_summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    if final_line:
+        console.print(f"Report of the final adapter: [bold]{summary['final_report']}[/bold]")
+    console.print(f"Training summary: {out / 'training_summary.json'}")
+    return summary
+
+
+def print_trajectory(scores: list[dict], console: Console) -> None:
+    if not scores:
+        return
+    names = [(n, short) for n, short in HEADLINE if any(n in s["metrics"] for s in scores)]
+    table = Table(title="score trajectory (checkpoint value, delta vs base)")
+    table.add_column("step")
+    table.add_column("profile")
+    for _, short in names:
+        table.add_column(short)
+    for s in scores:
+        cells = []
+        for name, _ in names:
+            m = s["metrics"].get(name)
+            cells.append("" if not m or m["ckpt"] is None else f"{m['ckpt']:.3f} ({m['delta']:+.3f})" if m["delta"] is not None else f"{m['ckpt']:.3f}")
+        table.add_row(str(s["step"] if s["step"] is not None else "final"), s["profile"], *cells)
+    console.print(table)

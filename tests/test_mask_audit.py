@@ -1,0 +1,73 @@
+"""The mask audit catches templates that train user tokens or never train the end-of-turn token."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.backends.hf import end_of_turn_ids, load_tokenizer
+from harness.chat_template import training_chat_template
+from harness.checkpoint import resolve_checkpoint
+from trainers.mask_audit import audit_mask, render_example
+
+CONVS = [
+    [{"role": "user", "content": "Give me JSON."}, {"role": "assistant", "content": "{\"a\": 1}"}],
+    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
+     {"role": "user", "content": "Bye"}, {"role": "assistant", "content": "Goodbye."}],
+]
+
+# Generation markers around the whole turn, user turns included: trains user text.
+TRAINS_USER = (
+    "{% for message in messages %}{% generation %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% endgeneration %}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+# Markers around the assistant content only: <|im_end|> is never trained.
+NO_END_OF_TURN = (
+    "{% for message in messages %}{% if message['role'] == 'assistant' %}{{ '<|im_start|>assistant\n' }}"
+    "{% generation %}{{ message['content'] }}{% endgeneration %}{{ '<|im_end|>\n' }}"
+    "{% else %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+@pytest.fixture(scope="module")
+def tok(tiny_model):
+    return load_tokenizer(resolve_checkpoint(str(tiny_model)))
+
+
+def test_good_template_trains_only_assistant_tokens_and_end_of_turn(tok):
+    template = training_chat_template(tok, "tiny")
+    report = audit_mask(tok, CONVS, template, end_of_turn_ids(tok))
+    assert report.ok and not report.warnings
+    assert report.trained_user_tokens == report.trained_system_tokens == 0
+    assert report.assistant_turns == 3 and report.end_of_turn_trained == 3
+    assert 0 < report.trained_tokens < report.trained_tokens + report.ignored_tokens
+    text = render_example(tok, CONVS[0], template)
+    assert "Give me JSON." in text.plain and any("green" in str(span.style) for span in text.spans)
+
+
+def test_template_that_trains_user_tokens_is_a_problem(tok):
+    report = audit_mask(tok, CONVS, TRAINS_USER, end_of_turn_ids(tok))
+    assert not report.ok and report.trained_user_tokens > 0 and report.trained_system_tokens > 0
+    assert "user" in report.problems[0]
+
+
+def test_template_that_does_not_train_end_of_turn_is_flagged(tok):
+    report = audit_mask(tok, CONVS, NO_END_OF_TURN, end_of_turn_ids(tok))
+    assert report.ok  # it trains the right text, but...
+    assert report.end_of_turn_trained == 0 and "not learn to stop" in report.warnings[0]
+
+
+def test_empty_think_blocks_are_counted(tok):
+    convs = [[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "<think>\n\n</think>\n\nHello!"}]]
+    report = audit_mask(tok, convs, training_chat_template(tok, "tiny"), end_of_turn_ids(tok))
+    assert report.empty_think_tokens_trained > 0 and "think" in report.warnings[0]
+
+
+def test_mask_audit_command(harness_cli, tiny_model, tmp_path):
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({"messages": c}) + "\n" for c in CONVS))
+    code, out, err = harness_cli("mask-audit", "--data", data, "--model", tiny_model)
+    assert code == 0, err
+    assert "end-of-turn trained: 3/3" in out and "system/user tokens trained: 0/0" in out

@@ -1,0 +1,71 @@
+"""Training data: `messages` conversations from JSONL (checked, with file:line errors) or a hub
+dataset (where a hub is reachable), and the train/validation split."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from harness.checkpoint import hub_problem
+from harness.errors import HarnessError
+from harness.jsonl import read_jsonl
+from harness.suite import check_messages
+from trainers.config import DataSettings
+
+Conversation = list[dict]
+
+
+def load_conversations(spec: str, *, split: str = "train", max_samples: int | None = None, seed: int = 42) -> list[Conversation]:
+    """Conversations from a JSONL file of {"messages": [...]}, or a hub dataset with a messages column."""
+    path = Path(spec)
+    if path.suffix in {".jsonl", ".json"} or path.exists():
+        rows = read_jsonl(path, what="training data")
+        convs = []
+        for row in rows:
+            where = f"{path}:{row['__line__']}"
+            if "messages" not in row:
+                raise HarnessError(f"{where}: each row needs 'messages' (a list of {{role, content}})")
+            check_messages(row["messages"], where, need_assistant=True)
+            if not any(m["role"] == "assistant" for m in row["messages"]):
+                raise HarnessError(f"{where}: no assistant turn to train on")
+            convs.append([{"role": m["role"], "content": m["content"]} for m in row["messages"]])
+        if not convs:
+            raise HarnessError(f"{path}: no training examples")
+        return convs[:max_samples] if max_samples else convs
+    return _load_hub(spec, split, max_samples, seed)
+
+
+def _load_hub(dataset_id: str, split: str, max_samples: int | None, seed: int) -> list[Conversation]:
+    problem = hub_problem_dataset(dataset_id)
+    if problem:
+        raise HarnessError(f"training data '{dataset_id}' is not a local file, and as a hub dataset: {problem}")
+    from datasets import load_dataset
+
+    ds = load_dataset(dataset_id, split=split)
+    if "messages" not in ds.column_names:
+        raise HarnessError(f"hub dataset {dataset_id} split {split} has no 'messages' column (has: {', '.join(ds.column_names)})")
+    ds = ds.shuffle(seed=seed)  # seed 000 step 2: shuffle(seed=42).select(range(8000))
+    if max_samples:
+        ds = ds.select(range(min(max_samples, len(ds))))
+    convs = []
+    for i, row in enumerate(ds):
+        check_messages(row["messages"], f"{dataset_id}[{split}][{i}]", need_assistant=True)
+        convs.append([{"role": m["role"], "content": m["content"]} for m in row["messages"]])
+    return convs
+
+
+def hub_problem_dataset(dataset_id: str) -> str | None:
+    # Datasets live in the same hub; the reachability check is the same as for models.
+    return hub_problem(dataset_id) if "/" in dataset_id else "not a hub id (expected owner/name) and not a file"
+
+
+def train_validation(settings: DataSettings, seed: int) -> tuple[list[Conversation], list[Conversation]]:
+    train = load_conversations(settings.train, split=settings.train_split, max_samples=settings.max_samples, seed=seed)
+    if settings.validation:
+        return train, load_conversations(settings.validation, seed=seed)
+    shuffled = list(train)
+    random.Random(seed).shuffle(shuffled)
+    n_val = max(1, round(len(shuffled) * settings.val_split))
+    if len(shuffled) - n_val < 1:
+        raise HarnessError(f"{settings.train}: too few examples ({len(train)}) to split off a validation set")
+    return shuffled[n_val:], shuffled[:n_val]
