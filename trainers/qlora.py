@@ -34,6 +34,8 @@ class QLoRATrainer:
         from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
         from trl import SFTConfig, SFTTrainer
 
+        datasets_progress_off()
+
         out = Path(config.output_dir)
         out.mkdir(parents=True, exist_ok=True)
         ckpt = resolve_checkpoint(config.model, trust_remote_code=config.trust_remote_code)
@@ -109,6 +111,9 @@ class QLoRATrainer:
             f"({config.per_device_batch_size} x {config.gradient_accumulation_steps}); lr {config.learning_rate:g} {config.lr_scheduler}"
         )
         hooks.on_start(trainer.model, tokenizer)
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)  # it prints raw log dicts; the Rich bar shows the loss
         trainer.add_callback(_ProgressAndRescore(hooks, tokenizer, console))
         trainer.train()
         final = out / "final"
@@ -126,6 +131,13 @@ class QLoRATrainer:
             console.print(f"  mask audit: {line}", highlight=False)
         if not report.ok:
             raise HarnessError(f"mask audit failed, training not started: {report.problems[0]} (details: {out / 'mask_audit.json'})")
+
+
+def datasets_progress_off() -> None:
+    """TRL's dataset preparation prints four progress bars per split; ours says what happens."""
+    from datasets.utils.logging import disable_progress_bar
+
+    disable_progress_bar()
 
 
 def _callback_base():
