@@ -26,8 +26,8 @@ def _identity(x: np.ndarray) -> np.ndarray:
 def resampled_sums(arrays: list[np.ndarray], n_resamples: int, seed: int) -> list[np.ndarray]:
     """For each array, its sum over each of `n_resamples` bootstrap resamples of the samples.
 
-    All arrays share the same resampled indices (so num/den, and runs A/B, stay paired). The
-    chunk size depends only on n, so a given (n, n_resamples, seed) always gives the same draws.
+    All arrays share the same resampled indices (so num/den, and runs A/B, stay paired). numpy
+    draws the same index stream in chunks as in one go, so chunking does not change the results.
     """
     n = len(arrays[0])
     rng = np.random.default_rng(seed)
