@@ -52,7 +52,13 @@ SCHEMA = {
         }},
         "roles": {"type": "array", "items": {"enum": ["base", "ckpt"]}, "minItems": 1},
         "models": {"type": "object"},
-        "metrics": {"type": "object"},
+        "metrics": {"type": "object", "additionalProperties": {
+            "type": "object",
+            "required": ["higher_is_better"],
+            "additionalProperties": {"type": "object", "required": ["value", "n"],
+                                     "properties": {"value": _NUMBER_OR_NULL, "n": {"type": "integer"}}},
+            "properties": {"higher_is_better": {"type": "boolean"}},
+        }},
         "samples": {"type": "array", "items": {
             "type": "object",
             "required": ["role", "task", "id"],
@@ -69,8 +75,10 @@ SCHEMA = {
 
 
 def save_baseline(run_dir: str | Path, out: str | Path) -> Path:
-    snap = from_run_dir(run_dir)
     out = Path(out)
+    if out.is_dir():
+        raise HarnessError(f"--out {out} is a directory; give a file name, e.g. {out / 'lab1.json'}")
+    snap = from_run_dir(run_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(baseline_dict(snap), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from rich.console import Console
 
@@ -159,8 +160,6 @@ def _add_gate(sub) -> None:
 
 
 def cmd_gate(args, console: Console) -> int:
-    from pathlib import Path
-
     from harness.gate import run_gate
     from harness.policy import default_policy_path, load_policy
     from harness.snapshot import load_snapshot

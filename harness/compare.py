@@ -23,13 +23,6 @@ class MetricComparison:
     b: dict | None
     delta: dict  # B - A: {value, n, ci, significant}
 
-    @property
-    def verdict(self) -> str:
-        """'better' / 'worse' when the delta is significant, else ''."""
-        if not self.delta["significant"]:
-            return ""
-        return "better" if (self.delta["value"] > 0) == self.higher_is_better else "worse"
-
 
 @dataclass
 class Flip:
@@ -46,7 +39,7 @@ class Flip:
         """pass -> fail: the value moved in the metric's bad direction."""
         return (self.after < self.before) == self.higher_is_better
 
-    def verdict(self, value: float) -> str:
+    def pass_fail(self, value: float) -> str:
         return "pass" if (value == 1.0) == self.higher_is_better else "fail"
 
 
@@ -65,6 +58,7 @@ class Comparison:
 def compare(a: Snapshot, b: Snapshot, role: str = "ckpt") -> Comparison:
     require_comparable(a, b, role)
     metrics, flips = [], []
+    prompts = b.prompts(role)
     for name in b.metrics:
         higher = b.definitions[name].spec.higher_is_better
         units_a, units_b = a.units(name, role), b.units(name, role)
@@ -72,7 +66,7 @@ def compare(a: Snapshot, b: Snapshot, role: str = "ckpt") -> Comparison:
             name, higher, a.metrics.get(name, {}).get(role), b.metrics[name].get(role), summarize_delta(units_a, units_b)
         ))
         if b.definitions[name].spec.scorer != "perplexity":
-            flips += _flips(name, higher, units_a, units_b, b.prompts(role))
+            flips += _flips(name, higher, units_a, units_b, prompts)
     flips.sort(key=lambda f: not f.worse)  # stable: metric order kept within each group
     return Comparison(a, b, role, metrics, flips)
 

@@ -15,7 +15,7 @@ def short(text: str | None, limit: int = 90) -> str:
 
 
 def flip_change(flip: Flip) -> str:
-    return f"{flip.verdict(flip.before)} -> {flip.verdict(flip.after)}"
+    return f"{flip.pass_fail(flip.before)} -> {flip.pass_fail(flip.after)}"
 
 
 def print_comparison(comparison: Comparison, console: Console, max_flips: int = 20) -> None:

@@ -132,6 +132,13 @@ def test_bad_baseline_files(harness_cli, two_runs, tmp_path):
     assert_one_line_error(code, err, f"{broken}:2", "not valid JSON")
     code, _, err = harness_cli("baseline", "save", baseline, "--out", tmp_path / "again.json")
     assert_one_line_error(code, err, "not a run directory")
+    code, _, err = harness_cli("baseline", "save", two_runs[0], "--out", tmp_path)
+    assert_one_line_error(code, err, "is a directory", "lab1.json")
+    doc["samples"][0]["role"] = "ckpt"
+    doc["metrics"]["format/json_validity_strict"]["ckpt"]["value"] = "high"
+    broken.write_text(json.dumps(doc))
+    code, _, err = gate(harness_cli, tmp_path, two_runs[1], policy, "--baseline", broken)
+    assert_one_line_error(code, err, "at metrics/format/json_validity_strict/ckpt/value")
 
 
 def test_a_suite_without_a_default_policy_needs_one(harness_cli, tmp_path):
