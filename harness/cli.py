@@ -1,4 +1,5 @@
-"""The `harness` command line. Every HarnessError becomes one line on stderr and exit code 2."""
+"""The `harness` command line. Every HarnessError becomes one line on stderr and exit code 2
+(`harness gate` exits 1 when a metric regressed)."""
 
 from __future__ import annotations
 
@@ -196,10 +197,84 @@ def cmd_watch(args, console: Console) -> int:
     return 0
 
 
+ROLES = ("base", "ckpt")
+
+
+def _add_compare(sub) -> None:
+    p = sub.add_parser("compare", help="paired comparison of two runs (or baseline files) on the samples both share")
+    p.add_argument("a", help="run directory or baseline file: the reference")
+    p.add_argument("b", help="run directory or baseline file: compared with A (deltas are B - A)")
+    p.add_argument("--role", choices=ROLES, default="ckpt", help="which model of each run (default: ckpt)")
+    p.add_argument("--max-flips", type=int, default=20, help="flipped samples listed per metric (default: 20)")
+
+
+def cmd_compare(args, console: Console) -> int:
+    from harness.compare import compare
+    from harness.snapshot import load_snapshot
+    from reports.comparison import print_comparison
+
+    if args.max_flips < 0:
+        raise HarnessError(f"--max-flips must be >= 0, got {args.max_flips}")
+    comparison = compare(load_snapshot(args.a), load_snapshot(args.b), args.role)
+    print_comparison(comparison, console, max_flips=args.max_flips)
+    return 0
+
+
+def _add_baseline(sub) -> None:
+    p = sub.add_parser("baseline", help="baseline files: a finished run in one JSON file, to gate later runs against")
+    actions = p.add_subparsers(dest="baseline_command", required=True)
+    save = actions.add_parser("save", help="save a finished run as a baseline file")
+    save.add_argument("run", help="run directory")
+    save.add_argument("--out", required=True, help="baseline file to write, e.g. baselines/lab1.json")
+
+
+def cmd_baseline(args, console: Console) -> int:
+    from harness.baseline import save_baseline
+
+    out = save_baseline(args.run, args.out)
+    console.print(f"Baseline of {args.run} written to [bold]{out}[/bold]")
+    return 0
+
+
+def _add_gate(sub) -> None:
+    p = sub.add_parser("gate", help="check a run against a policy and a baseline; exit 0 pass, 1 regression, 2 usage")
+    p.add_argument("run", help="the run to gate: a run directory (or a baseline file)")
+    p.add_argument("--baseline", help="baseline file from `harness baseline save` (or a run directory)")
+    p.add_argument("--policy", help="gate policy YAML (default: the suite's own, suites/policies/<suite>.yaml)")
+    p.add_argument("--role", choices=ROLES, default="ckpt", help="which model is gated (default: ckpt)")
+    p.add_argument("--junit", help="JUnit XML to write (default: gate-junit.xml in the run directory)")
+    p.add_argument("--summary", help="Markdown summary to write (default: gate-summary.md in the run directory)")
+
+
+def cmd_gate(args, console: Console) -> int:
+    from harness.gate import run_gate
+    from harness.policy import default_policy_path, load_policy
+    from harness.snapshot import load_snapshot
+    from reports.gate_markdown import render_gate_markdown
+    from reports.gate_terminal import print_gate
+    from reports.junit import render_junit
+
+    run = load_snapshot(args.run)
+    policy = load_policy(args.policy or default_policy_path(run.suite_name), list(run.definitions), run.suite_name)
+    baseline = load_snapshot(args.baseline) if args.baseline else None
+    result = run_gate(run, policy, baseline, args.role)
+    print_gate(result, console)
+    out_dir = Path(args.run) if Path(args.run).is_dir() else Path(".")
+    for path, text in ((args.junit or out_dir / "gate-junit.xml", render_junit(result)),
+                       (args.summary or out_dir / "gate-summary.md", render_gate_markdown(result))):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+        console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+    return result.exit_code
+
+
 COMMANDS = {
     "run": (_add_run, cmd_run),
     "suites": (_add_suites, cmd_suites),
     "score": (_add_score, cmd_score),
+    "compare": (_add_compare, cmd_compare),
+    "baseline": (_add_baseline, cmd_baseline),
+    "gate": (_add_gate, cmd_gate),
     "train": (_add_train, cmd_train),
     "demo": (_add_demo, cmd_demo),
     "mask-audit": (_add_mask_audit, cmd_mask_audit),

@@ -81,11 +81,16 @@ def all_metrics(suite: Suite) -> list[tuple[str, MetricSpec, str | None]]:
     return out
 
 
+def scoped_units(records: list[dict], spec: MetricSpec, task_name: str | None, role: str) -> Units:
+    """Units of a task's metric (task_name None: a pooled metric, over every task's records)."""
+    scoped = [r for r in records if task_name is None or r["task"] == task_name]
+    return metric_units(scoped, spec, role)
+
+
 def summarize(suite: Suite, records: list[dict], roles: list[str]) -> dict:
     metrics = {}
     for full_name, spec, task_name in all_metrics(suite):
-        scoped = [r for r in records if task_name is None or r["task"] == task_name]
-        units = {role: metric_units(scoped, spec, role) for role in roles}
+        units = {role: scoped_units(records, spec, task_name, role) for role in roles}
         entry = {"higher_is_better": spec.higher_is_better}
         for role in roles:
             entry[role] = summarize_metric(units[role])

@@ -13,6 +13,9 @@ from typing import Callable
 import numpy as np
 
 DEFAULT_RESAMPLES = 2000
+# Indices drawn per chunk of resamples. Small enough that the index matrix and the gathered
+# values stay in cache (faster than one big matrix, and memory stays flat for any n).
+CHUNK_INDICES = 1 << 18
 Transform = Callable[[np.ndarray], np.ndarray]
 
 
@@ -20,8 +23,27 @@ def _identity(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _indices(n: int, n_resamples: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+def resampled_sums(arrays: list[np.ndarray], n_resamples: int, seed: int) -> list[np.ndarray]:
+    """For each array, its sum over each of `n_resamples` bootstrap resamples of the samples.
+
+    All arrays share the same resampled indices (so num/den, and runs A/B, stay paired). numpy
+    draws the same index stream in chunks as in one go, so chunking does not change the results.
+    """
+    n = len(arrays[0])
+    rng = np.random.default_rng(seed)
+    rows = max(1, CHUNK_INDICES // max(n, 1))
+    sums = [np.empty(n_resamples) for _ in arrays]
+    for start in range(0, n_resamples, rows):
+        stop = min(start + rows, n_resamples)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        for out, values in zip(sums, arrays):
+            out[start:stop] = values[idx].sum(axis=1)
+    return sums
+
+
+def _percentiles(stats: np.ndarray, level: float) -> tuple[float, float]:
+    lo, hi = np.quantile(stats, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)
 
 
 def ratio_stat(num: np.ndarray, den: np.ndarray, transform: Transform = _identity) -> float:
@@ -35,10 +57,8 @@ def bootstrap_ci(
     """Percentile bootstrap CI of transform(sum(num)/sum(den)) resampling samples."""
     num = np.asarray(num, dtype=float)
     den = np.ones_like(num) if den is None else np.asarray(den, dtype=float)
-    idx = _indices(len(num), n_resamples, seed)
-    stats = transform(num[idx].sum(axis=1) / den[idx].sum(axis=1))
-    lo, hi = np.quantile(stats, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return float(lo), float(hi)
+    num_sums, den_sums = resampled_sums([num, den], n_resamples, seed)
+    return _percentiles(transform(num_sums / den_sums), level)
 
 
 def paired_bootstrap_delta(
@@ -46,10 +66,8 @@ def paired_bootstrap_delta(
     n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0, level: float = 0.95,
 ) -> tuple[float, float, float]:
     """(delta, lo, hi) of stat(B) - stat(A) on paired samples (same index i in A and B)."""
-    arrays = [np.asarray(x, dtype=float) for x in (num_a, den_a, num_b, den_b)]
-    na, da, nb, db = arrays
+    na, da, nb, db = [np.asarray(x, dtype=float) for x in (num_a, den_a, num_b, den_b)]
     delta = ratio_stat(nb, db, transform) - ratio_stat(na, da, transform)
-    idx = _indices(len(na), n_resamples, seed)
-    stats = transform(nb[idx].sum(1) / db[idx].sum(1)) - transform(na[idx].sum(1) / da[idx].sum(1))
-    lo, hi = np.quantile(stats, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return delta, float(lo), float(hi)
+    sna, sda, snb, sdb = resampled_sums([na, da, nb, db], n_resamples, seed)
+    lo, hi = _percentiles(transform(snb / sdb) - transform(sna / sda), level)
+    return delta, lo, hi

@@ -34,7 +34,8 @@ TASK_KINDS = ("generate", "loglikelihood")
 
 
 class _Node(dict):
-    line: int = 0
+    line: int = 0  # where the mapping starts
+    key_lines: dict  # key -> the line the key is on
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -44,6 +45,7 @@ class _LineLoader(yaml.SafeLoader):
 def _construct_mapping(loader, node):
     mapping = _Node()
     mapping.line = node.start_mark.line + 1
+    mapping.key_lines = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
     yield mapping
     mapping.update(loader.construct_mapping(node))
 
@@ -97,10 +99,15 @@ class Suite:
 
     def version(self) -> str:
         """Hash of the YAML and every data file: two runs are comparable only if it matches."""
-        h = hashlib.sha256(self.path.read_bytes())
-        for task in self.tasks.values():
-            h.update(task.data_hash().encode())
-        return h.hexdigest()[:16]
+        return suite_version(self.path, [task.data_hash() for task in self.tasks.values()])
+
+
+def suite_version(yaml_path: Path, data_hashes: list[str]) -> str:
+    """The version of a suite file with these tasks' data (in task order)."""
+    h = hashlib.sha256(Path(yaml_path).read_bytes())
+    for data_hash in data_hashes:
+        h.update(data_hash.encode())
+    return h.hexdigest()[:16]
 
 
 def _file_hash(path: Path) -> str:
@@ -124,6 +131,16 @@ def find_suite(name_or_path: str) -> Path:
     raise HarnessError(f"unknown suite '{name_or_path}'; built-in suites: {names} (or pass a path to a .yaml file)")
 
 
+def load_yaml(path: Path) -> Any:
+    """Parse a YAML file whose mappings know the line of each key (`key_line`); errors name file:line."""
+    try:
+        return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_LineLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise HarnessError(f"{where}: YAML error: {getattr(e, 'problem', None) or e}") from None
+
+
 def load_suite(
     name_or_path: str,
     *,
@@ -134,15 +151,10 @@ def load_suite(
     """Load a suite; `tasks` selects some, `data_overrides` maps task -> JSONL file,
     `gen_overrides` (from the command line) beat the task's and the suite's settings."""
     path = find_suite(name_or_path)
-    try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise HarnessError(f"{where}: YAML error: {getattr(e, 'problem', None) or e}") from None
+    doc = load_yaml(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("tasks"), dict) or not doc["tasks"]:
         raise HarnessError(f"{path}: a suite needs a 'tasks' mapping with at least one task")
-    _check_keys(doc, {"name", "description", "generation", "every_generation", "pooled", "tasks"}, path, "suite")
+    check_keys(doc, {"name", "description", "generation", "every_generation", "pooled", "tasks"}, path, "suite")
 
     suite_gen = GenerationSettings().updated(doc.get("generation") or {}, f"{path}:{_line(doc.get('generation'))}")
     every = doc.get("every_generation") or []
@@ -175,7 +187,7 @@ def _load_task(name, spec, path, suite_gen, every, data_file, gen_overrides) -> 
     where = f"{path}:{_line(spec)}"
     if not isinstance(spec, dict):
         raise HarnessError(f"{where}: task '{name}' must be a mapping")
-    _check_keys(spec, {"kind", "samples", "generation", "scorers", "metrics", "mask", "side_by_side", "description"}, path, f"task '{name}'")
+    check_keys(spec, {"kind", "samples", "generation", "scorers", "metrics", "mask", "side_by_side", "description"}, path, f"task '{name}'")
     kind = spec.get("kind", "generate")
     if kind not in TASK_KINDS:
         raise HarnessError(f"{where}: task '{name}': kind must be one of {', '.join(TASK_KINDS)}, got {kind!r}")
@@ -284,7 +296,7 @@ def _metric(name, spec, path, scorer_ids) -> MetricSpec:
     where = f"{path}:{_line(spec)}"
     if not isinstance(spec, dict) or "scorer" not in spec:
         raise HarnessError(f"{where}: metric '{name}' needs 'scorer'")
-    _check_keys(spec, {"scorer", "where", "higher_is_better"}, path, f"metric '{name}'")
+    check_keys(spec, {"scorer", "where", "higher_is_better"}, path, f"metric '{name}'")
     if spec["scorer"] not in scorer_ids:
         raise HarnessError(f"{where}: metric '{name}' uses scorer {spec['scorer']!r}, which the task does not run")
     higher = spec.get("higher_is_better")
@@ -297,13 +309,19 @@ def _all_scorer_ids(tasks: dict[str, Task]) -> dict[str, ScorerSpec]:
     return {s.id: s for t in tasks.values() for s in t.scorers}
 
 
-def _check_keys(mapping: dict, allowed: set[str], path: Path, what: str) -> None:
+def check_keys(mapping: dict, allowed: set[str], path: Path, what: str) -> None:
     unknown = sorted(set(mapping) - allowed)
     if unknown:
         raise HarnessError(
-            f"{path}:{_line(mapping)}: {what}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(allowed))}"
+            f"{path}:{key_line(mapping, unknown[0])}: {what}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(allowed))}"
         )
 
 
 def _line(node) -> int:
     return getattr(node, "line", 0)
+
+
+def key_line(mapping, key: str) -> int:
+    """The line `key` is on in a mapping from load_yaml (the mapping's own line if unknown)."""
+    return getattr(mapping, "key_lines", {}).get(key, _line(mapping))
+

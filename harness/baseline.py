@@ -1,0 +1,162 @@
+"""Baseline files: a finished run, self-contained in one JSON file, to gate later runs against.
+
+`harness baseline save RUN --out FILE` keeps what a paired comparison needs, so the gate works
+from a committed file without the old run directory (or its suite file):
+
+    format, format_version        "sft-harness-baseline", 1
+    created, source_run
+    suite                         name, version, tasks.<task>: {data_hash, n_samples}
+    metric_definitions.<metric>   task (null: pooled), scorer, where, higher_is_better
+    roles, models                 as in summary.json
+    metrics                       summary.json "metrics"
+    samples                       [{role, task, id, prompt, sample (the fields metrics filter on),
+                                    scores.<scorer id>: {value}, nll_sum, n_tokens}]
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import jsonschema
+
+from harness.errors import HarnessError
+from harness.snapshot import MetricDef, Snapshot, from_run_dir
+from harness.suite import MetricSpec
+
+FORMAT = "sft-harness-baseline"
+FORMAT_VERSION = 1
+
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["format", "format_version", "suite", "metric_definitions", "roles", "metrics", "samples"],
+    "properties": {
+        "suite": {
+            "type": "object",
+            "required": ["name", "version", "tasks"],
+            "properties": {
+                "name": {"type": "string"},
+                "version": {"type": "string"},
+                "tasks": {"type": "object", "additionalProperties": {
+                    "type": "object", "required": ["data_hash"], "properties": {"data_hash": {"type": "string"}}}},
+            },
+        },
+        "metric_definitions": {"type": "object", "additionalProperties": {
+            "type": "object",
+            "required": ["task", "scorer", "where", "higher_is_better"],
+            "properties": {"task": {"type": ["string", "null"]}, "scorer": {"type": "string"},
+                           "where": {"type": "object"}, "higher_is_better": {"type": "boolean"}},
+        }},
+        "roles": {"type": "array", "items": {"enum": ["base", "ckpt"]}, "minItems": 1},
+        "models": {"type": "object"},
+        "metrics": {"type": "object", "additionalProperties": {
+            "type": "object",
+            "required": ["higher_is_better"],
+            "additionalProperties": {"type": "object", "required": ["value", "n"],
+                                     "properties": {"value": _NUMBER_OR_NULL, "n": {"type": "integer"}}},
+            "properties": {"higher_is_better": {"type": "boolean"}},
+        }},
+        "samples": {"type": "array", "items": {
+            "type": "object",
+            "required": ["role", "task", "id"],
+            "properties": {
+                "role": {"enum": ["base", "ckpt"]}, "task": {"type": "string"}, "id": {"type": "string"},
+                "prompt": {"type": ["string", "null"]}, "sample": {"type": "object"},
+                "scores": {"type": "object", "additionalProperties": {
+                    "type": "object", "required": ["value"], "properties": {"value": _NUMBER_OR_NULL}}},
+                "nll_sum": {"type": "number"}, "n_tokens": {"type": "integer", "minimum": 0},
+            },
+        }},
+    },
+}
+
+
+def save_baseline(run_dir: str | Path, out: str | Path) -> Path:
+    out = Path(out)
+    if out.is_dir():
+        raise HarnessError(f"--out {out} is a directory; give a file name, e.g. {out / 'lab1.json'}")
+    snap = from_run_dir(run_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(baseline_dict(snap), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return out
+
+
+def baseline_dict(snap: Snapshot) -> dict:
+    where_keys = {k for d in snap.definitions.values() for k in d.spec.where}
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "source_run": snap.source,
+        "suite": {
+            "name": snap.suite_name,
+            "version": snap.suite_version,
+            "tasks": {t: {"data_hash": h, "n_samples": _count(snap, t)} for t, h in snap.data_hashes.items()},
+        },
+        "metric_definitions": {
+            name: {"task": d.task, "scorer": d.spec.scorer, "where": d.spec.where,
+                   "higher_is_better": d.spec.higher_is_better}
+            for name, d in snap.definitions.items()
+        },
+        "roles": snap.roles,
+        "models": snap.models,
+        "metrics": snap.metrics,
+        "samples": [_sample_units(r, where_keys) for r in snap.records],
+    }
+
+
+def _count(snap: Snapshot, task: str) -> int:
+    return len({r["id"] for r in snap.records if r["task"] == task})
+
+
+def _sample_units(record: dict, where_keys: set[str]) -> dict:
+    """The part of a record metrics are computed from (no answers, no raw text)."""
+    out = {"role": record["role"], "task": record["task"], "id": record["id"], "prompt": record.get("prompt")}
+    sample = record.get("sample") or {}
+    out["sample"] = {k: sample[k] for k in sorted(where_keys) if k in sample}
+    if "scores" in record:
+        out["scores"] = {sid: {"value": s["value"]} for sid, s in record["scores"].items()}
+    for key in ("nll_sum", "n_tokens"):
+        if key in record:
+            out[key] = record[key]
+    return out
+
+
+def read_baseline(path: str | Path) -> Snapshot:
+    path = Path(path)
+    remake = "make it again with `harness baseline save RUN --out FILE`"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise HarnessError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); a baseline file is JSON, {remake}") from None
+    except UnicodeDecodeError:
+        raise HarnessError(f"{path}: not a baseline file (not UTF-8 text); {remake}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise HarnessError(f"{path}: not a baseline file (no \"format\": \"{FORMAT}\"); give a run directory or {remake}")
+    if doc.get("format_version") != FORMAT_VERSION:
+        raise HarnessError(
+            f"{path}: baseline format_version {doc.get('format_version')!r}, this harness reads {FORMAT_VERSION}; {remake}"
+        )
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SCHEMA).iter_errors(doc))
+    if error is not None:
+        at = "/".join(str(p) for p in error.absolute_path) or "top level"
+        raise HarnessError(f"{path}: not a valid baseline file: at {at}: {error.message}; {remake}")
+    return Snapshot(
+        source=str(path),
+        suite_name=doc["suite"]["name"],
+        suite_version=doc["suite"]["version"],
+        data_hashes={t: v["data_hash"] for t, v in doc["suite"]["tasks"].items()},
+        definitions={name: _definition(name, d) for name, d in doc["metric_definitions"].items()},
+        roles=doc["roles"],
+        models=doc.get("models", {}),
+        metrics=doc["metrics"],
+        records=doc["samples"],
+    )
+
+
+def _definition(name: str, d: dict) -> MetricDef:
+    spec = MetricSpec(name.split("/", 1)[-1], d["scorer"], dict(d["where"]), d["higher_is_better"])
+    return MetricDef(name, d["task"], spec)

@@ -1,0 +1,128 @@
+"""Paired comparison of two scored runs (run directories or baseline files), one model role.
+
+Two runs are compared only when comparable: the same suite (name and version, i.e. the same
+suite file and the same data for every task) and the same sample ids. Deltas are B - A over the
+samples both scored, with the paired bootstrap of harness.metrics; a pass/fail sample whose
+verdict differs between A and B is a flip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.errors import HarnessError
+from harness.metrics import summarize_delta
+from harness.snapshot import Snapshot
+
+
+@dataclass
+class MetricComparison:
+    name: str
+    higher_is_better: bool
+    a: dict | None  # {value, n, ci, unscored} of the role in A (summary.json), None if absent
+    b: dict | None
+    delta: dict  # B - A: {value, n, ci, significant}
+
+
+@dataclass
+class Flip:
+    metric: str
+    task: str
+    id: str
+    prompt: str | None
+    before: float  # the sample's value in A (1.0 / 0.0)
+    after: float  # ... in B
+    higher_is_better: bool  # of the metric: says whether 1.0 is a pass
+
+    @property
+    def worse(self) -> bool:
+        """pass -> fail: the value moved in the metric's bad direction."""
+        return (self.after < self.before) == self.higher_is_better
+
+    def pass_fail(self, value: float) -> str:
+        return "pass" if (value == 1.0) == self.higher_is_better else "fail"
+
+
+@dataclass
+class Comparison:
+    a: Snapshot
+    b: Snapshot
+    role: str
+    metrics: list[MetricComparison]
+    flips: list[Flip]  # pass -> fail first, then fail -> pass
+
+    def metric(self, name: str) -> MetricComparison | None:
+        return next((m for m in self.metrics if m.name == name), None)
+
+
+def compare(a: Snapshot, b: Snapshot, role: str = "ckpt") -> Comparison:
+    require_comparable(a, b, role)
+    metrics, flips = [], []
+    prompts = b.prompts(role)
+    for name in b.metrics:
+        higher = b.definitions[name].spec.higher_is_better
+        units_a, units_b = a.units(name, role), b.units(name, role)
+        metrics.append(MetricComparison(
+            name, higher, a.metrics.get(name, {}).get(role), b.metrics[name].get(role), summarize_delta(units_a, units_b)
+        ))
+        if b.definitions[name].spec.scorer != "perplexity":
+            flips += _flips(name, higher, units_a, units_b, prompts)
+    flips.sort(key=lambda f: not f.worse)  # stable: metric order kept within each group
+    return Comparison(a, b, role, metrics, flips)
+
+
+def _flips(metric: str, higher_is_better: bool, units_a, units_b, prompts: dict) -> list[Flip]:
+    value_a = dict(zip(units_a.keys, units_a.num))
+    out = []
+    for key, after in zip(units_b.keys, units_b.num):
+        before = value_a.get(key)
+        if before is None or before == after or {before, after} - {0.0, 1.0}:
+            continue  # not in A, unchanged, or not a pass/fail value
+        task, sample_id = key.split("/", 1)
+        out.append(Flip(metric, task, sample_id, prompts.get((task, sample_id)), float(before), float(after), higher_is_better))
+    return out
+
+
+def require_comparable(a: Snapshot, b: Snapshot, role: str) -> None:
+    """Raise a HarnessError saying what differs, unless A and B can be paired sample by sample."""
+    a.require_role(role)
+    b.require_role(role)
+    prefix = f"{a.source} (A) and {b.source} (B) are not comparable"
+    if a.suite_name != b.suite_name:
+        raise HarnessError(f"{prefix}: different suites ('{a.suite_name}' vs '{b.suite_name}')")
+    if a.suite_version != b.suite_version:
+        raise HarnessError(f"{prefix}: {'; '.join(suite_differences(a, b))}")
+    ids_a, ids_b = a.sample_ids(role), b.sample_ids(role)
+    for task in sorted(set(ids_a) | set(ids_b)):
+        only_a = sorted(ids_a.get(task, set()) - ids_b.get(task, set()))
+        only_b = sorted(ids_b.get(task, set()) - ids_a.get(task, set()))
+        if only_a or only_b:
+            raise HarnessError(
+                f"{prefix}: task {task} has different sample ids ({len(only_a)} only in A{_examples(only_a)}, "
+                f"{len(only_b)} only in B{_examples(only_b)}); score the same samples in both runs"
+            )
+
+
+def suite_differences(a: Snapshot, b: Snapshot) -> list[str]:
+    """What makes two versions of a suite differ: tasks run, a task's data, or the suite file itself."""
+    out = []
+    only_a = sorted(set(a.data_hashes) - set(b.data_hashes))
+    only_b = sorted(set(b.data_hashes) - set(a.data_hashes))
+    if only_a or only_b:
+        out.append(f"different tasks (only in A: {', '.join(only_a) or '-'}; only in B: {', '.join(only_b) or '-'})")
+    for task in a.data_hashes:
+        if task in b.data_hashes and a.data_hashes[task] != b.data_hashes[task]:
+            out.append(
+                f"a different data hash for task {task} ({a.data_hashes[task]} vs {b.data_hashes[task]}: "
+                "its samples file differs, e.g. --data)"
+            )
+    if not out:
+        out.append(f"the suite file changed (suite version {a.suite_version} vs {b.suite_version}, same data)")
+    return out
+
+
+def _examples(ids: list[str], limit: int = 3) -> str:
+    if not ids:
+        return ""
+    more = ", …" if len(ids) > limit else ""
+    return ": " + ", ".join(ids[:limit]) + more

@@ -1,0 +1,43 @@
+"""The gate's Markdown summary, fit for a CI job summary ($GITHUB_STEP_SUMMARY)."""
+
+from __future__ import annotations
+
+from harness.gate import GateResult
+from reports.comparison import flip_change
+from reports.markdown import escape
+
+MAX_REGRESSIONS = 20
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.4g}"
+
+
+def _delta(delta: dict | None) -> str:
+    if not delta or delta["value"] is None:
+        return "-"
+    lo, hi = delta["ci"]
+    return f"{delta['value']:+.4g} [{lo:+.4g}, {hi:+.4g}]"
+
+
+def render_gate_markdown(result: GateResult) -> str:
+    failed = [v for v in result.verdicts if not v.passed]
+    head = (f"## ❌ Gate failed: {len(failed)} of {len(result.verdicts)} metrics" if failed
+            else f"## ✅ Gate passed: {len(result.verdicts)} metrics")
+    lines = [head, "", f"- run: `{result.run}` (model: {result.role})"]
+    if result.baseline:
+        lines.append(f"- baseline: `{result.baseline}`")
+    lines += [f"- policy: `{result.policy}`", ""]
+    lines += ["| | metric | value | baseline | delta [95% CI] | rule |", "|---|---|---|---|---|---|"]
+    for v in result.verdicts:
+        arrow = "↑" if v.higher_is_better else "↓"
+        lines.append(f"| {'✅' if v.passed else '❌'} | {v.metric} {arrow} | {_num(v.value)} | {_num(v.baseline)} "
+                     f"| {_delta(v.delta)} | {escape(v.reason, 300)} |")
+    if result.regressions:
+        lines += ["", f"### Samples that went pass -> fail ({len(result.regressions)})", ""]
+        lines += ["| metric | sample | change | prompt |", "|---|---|---|---|"]
+        for f in result.regressions[:MAX_REGRESSIONS]:
+            lines.append(f"| {f.metric} | {f.task}/{f.id} | {flip_change(f)} | {escape(f.prompt, 160)} |")
+        if len(result.regressions) > MAX_REGRESSIONS:
+            lines.append(f"\n{len(result.regressions) - MAX_REGRESSIONS} more not shown (`harness compare` lists them all).")
+    return "\n".join(lines) + "\n"
