@@ -66,9 +66,15 @@ def run_training(config: TrainConfig, console: Console) -> dict:
 
     final_line = None
     if rescorer and r.final:
-        backend, ckpt = hooks.backend(result.final_dir, result.model, result.tokenizer)
+        # The final adapter is scored the way `harness run --ckpt <output>/final` scores it: on the
+        # unquantized base. That makes the report reproducible with one command, and on a CPU it is
+        # much faster than generating with 4-bit weights (bitsandbytes de-quantizes every step).
+        from harness.backends.hf import HFBackend
+
+        result.model = None  # the 4-bit training copy is not needed any more
+        ckpt = resolve_checkpoint(str(result.final_dir), base=base_model)
         console.print("[bold]final adapter: full suite[/bold]")
-        final_line = rescorer.score(backend, ckpt, step=None, full=True)
+        final_line = rescorer.score(HFBackend(ckpt), ckpt, step=None, full=True)
     scores = read_scores(out)
     print_trajectory(scores, console)
     summary = {

@@ -64,6 +64,7 @@ class TrainConfig:
     max_length: int = 2048  # explicit: TRL's default is 1024
     gradient_checkpointing: bool = True
     packing: bool = False
+    group_by_length: bool = False  # batch examples of similar length: less padding, faster on CPU
     bf16: str | bool = "auto"  # auto: on where the GPU supports it
     seed: int = 42
     logging_steps: int = 10

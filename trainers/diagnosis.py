@@ -1,9 +1,13 @@
 """Loss-curve diagnosis following seed 001's patterns and table.
 
-healthy      train loss falls smoothly, eval loss follows
+healthy      train loss falls, eval loss follows
 overfitting  eval loss rises again while train loss keeps falling: stop at the best eval step
-unstable     the loss oscillates (or falls, then climbs back): lower the learning rate
+unstable     the loss swings up and down (or falls, then climbs back): lower the learning rate
 flat         the loss hardly moves: check the chat template and the loss mask (or raise the LR)
+
+Per-batch train losses are noisy (a batch of short JSON answers and one of long tables differ a
+lot), so the train curve is read through a moving average, and the eval loss, measured on the same
+examples each time, has the last word where there are enough eval points.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FLAT_DROP = 0.05  # train loss fell by less than 5% from the first to the last fifth
+FLAT_DROP = 0.05  # smoothed train loss fell by less than 5% from the first to the last fifth
+EVAL_FLAT_DROP = 0.02  # eval loss fell by less than 2% overall
 OVERFIT_RISE = 0.03  # final eval loss 3% above its minimum
-UNSTABLE_NOISE = 0.12  # step-to-step wiggle relative to the loss level
+UNSTABLE_SWING = 0.12  # mean step change of the smoothed loss, relative to the loss level
+REBOUND = 1.25  # the smoothed loss ends 25% above its low
 
 
 @dataclass
@@ -27,39 +33,60 @@ class Diagnosis:
         return {"kind": self.kind, "message": self.message, "best_step": self.best_step}
 
 
+def moving_average(x: np.ndarray, window: int) -> np.ndarray:
+    if window <= 1 or len(x) < window:
+        return x
+    return np.convolve(x, np.ones(window) / window, mode="valid")
+
+
 def diagnose(train: list[tuple[int, float]], evals: list[tuple[int, float]] | None = None) -> Diagnosis:
     evals = evals or []
     if len(train) < 5:
         return Diagnosis("too_short", f"only {len(train)} logged training losses: too few to read a curve (lower logging_steps)")
-    loss = np.array([v for _, v in train], dtype=float)
+    raw = np.array([v for _, v in train], dtype=float)
+    loss = moving_average(raw, 3 if len(raw) >= 10 else 1)  # damps batch-to-batch noise, keeps swings
     fifth = max(1, len(loss) // 5)
     start, end = loss[:fifth].mean(), loss[-fifth:].mean()
     drop = (start - end) / start if start else 0.0
+    ev = np.array([v for _, v in evals], dtype=float)
+    best_step = evals[int(np.argmin(ev))][0] if len(ev) else None
 
-    if len(evals) >= 3:
-        ev = np.array([v for _, v in evals], dtype=float)
+    if len(ev) >= 4 and _swings(ev):
+        return Diagnosis("unstable", "the eval loss goes up and down between evaluations: lower the learning rate (e.g. 5e-5 -> 1e-5)", best_step)
+    if len(ev) >= 3:
         best = int(np.argmin(ev))
         if best < len(ev) - 1 and ev[-1] > ev[best] * (1 + OVERFIT_RISE) and drop > 0:
-            step = evals[best][0]
             return Diagnosis(
                 "overfitting",
-                f"eval loss rose from {ev[best]:.3f} at step {step} to {ev[-1]:.3f} while train loss kept falling: "
-                f"overfitting; use the checkpoint at step {step}, or fewer epochs / more dropout",
-                best_step=step,
+                f"eval loss rose from {ev[best]:.3f} at step {best_step} to {ev[-1]:.3f} while train loss kept falling: "
+                f"overfitting; use the checkpoint at step {best_step}, or fewer epochs / more dropout",
+                best_step=best_step,
             )
 
-    wiggle = np.abs(np.diff(loss)).mean() / max(loss.mean(), 1e-8)
-    rebound = loss[-fifth:].mean() > loss.min() * 1.25 and loss.argmin() < len(loss) - fifth
-    if wiggle > UNSTABLE_NOISE or rebound:
-        why = "the loss oscillates" if wiggle > UNSTABLE_NOISE else "the loss fell, then climbed back"
-        return Diagnosis("unstable", f"{why} (mean step change {wiggle:.0%} of the loss): lower the learning rate (e.g. 5e-5 -> 1e-5)")
-    if drop < FLAT_DROP:
+    swing = np.abs(np.diff(loss)).mean() / max(loss.mean(), 1e-8)
+    rebound = end > loss.min() * REBOUND and int(loss.argmin()) < len(loss) - fifth
+    eval_falls = len(ev) >= 2 and ev[-1] < ev[0] * (1 - EVAL_FLAT_DROP) and ev[-1] <= ev.min() * (1 + OVERFIT_RISE)
+    if (swing > UNSTABLE_SWING or rebound) and not eval_falls:
+        why = f"the loss swings (mean step change {swing:.0%} of the loss)" if swing > UNSTABLE_SWING else "the loss fell, then climbed back"
+        return Diagnosis("unstable", f"{why}: lower the learning rate (e.g. 5e-5 -> 1e-5)", best_step)
+    if drop < FLAT_DROP and not eval_falls:
         return Diagnosis(
             "flat",
             f"train loss fell only {drop:.1%} ({start:.3f} -> {end:.3f}): check the chat template and the loss mask "
-            "(harness mask-audit), then the learning rate",
+            "(harness mask-audit), then the learning rate or the number of steps",
+            best_step,
         )
-    best = None
-    if evals:
-        best = evals[int(np.argmin([v for _, v in evals]))][0]
-    return Diagnosis("healthy", f"train loss fell {drop:.0%} ({start:.3f} -> {end:.3f}) smoothly; eval loss follows", best_step=best)
+    noisy = np.abs(np.diff(raw)).mean() / raw.mean()
+    parts = [f"train loss {start:.3f} -> {end:.3f} ({drop:+.0%} smoothed)"]
+    if len(ev) >= 2:
+        parts.append(f"eval loss {ev[0]:.3f} -> {ev[-1]:.3f}")
+    if noisy > UNSTABLE_SWING:
+        parts.append("the per-batch train loss is noisy; the eval loss is the steadier guide")
+    return Diagnosis("healthy", "; ".join(parts), best_step)
+
+
+def _swings(ev: np.ndarray) -> bool:
+    """At least two changes of direction, each move over 5% of the level."""
+    moves = np.diff(ev)
+    big = moves[np.abs(moves) > 0.05 * ev.mean()]
+    return int((np.diff(np.sign(big)) != 0).sum()) >= 2

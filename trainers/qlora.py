@@ -85,10 +85,12 @@ class QLoRATrainer:
             gradient_checkpointing_kwargs={"use_reentrant": False},
             max_length=config.max_length,
             packing=config.packing,
+            train_sampling_strategy="group_by_length" if config.group_by_length else "random",
             assistant_only_loss=True,
             logging_steps=config.logging_steps,
             logging_first_step=True,
             eval_strategy="steps",
+            eval_on_start=True,  # the base's eval loss: the diagnosis reads the curve from there
             eval_steps=config.eval_steps,
             save_strategy="steps",
             save_steps=config.save_steps,
