@@ -66,6 +66,31 @@ def test_training_writes_checkpoints_each_rescored(trained):
     assert "safety/over_refusal_rate" in final and final["ppl/perplexity"]["n"] == 24
 
 
+def test_4bit_weights_stay_in_the_trainable_layout_after_evaluation(tiny_model, tmp_path):
+    """Evaluation and rescoring switch the model to eval mode between training steps; on a CPU,
+    bitsandbytes would then repack 4-bit weights for inference and later backward passes would
+    lose their gradients. The trainer must prevent that."""
+    import torch
+    from bitsandbytes.nn import Linear4bit
+    from rich.console import Console
+
+    from trainers.config import load_train_config
+    from trainers.qlora import QLoRATrainer
+
+    class Hooks:
+        def on_start(self, model, tokenizer): ...
+        def on_checkpoint(self, step, path, model, tokenizer): ...
+
+    config = load_train_config(write_config(tmp_path, tiny_model), ["rescore.suite=null"])
+    result = QLoRATrainer().train(config, Hooks(), Console(quiet=True))
+    layers = [m for m in result.model.modules() if isinstance(m, Linear4bit)]
+    assert layers and not any(getattr(m.weight.quant_state, "packing_format_for_cpu", False) for m in layers)
+    result.model.eval()
+    with torch.no_grad():  # an inference pass, as rescoring does
+        result.model(input_ids=torch.tensor([[1, 2, 3]]))
+    assert not any(getattr(m.weight.quant_state, "packing_format_for_cpu", False) for m in layers)
+
+
 def test_training_outputs_curve_diagnosis_config_and_audit(trained):
     assert (trained / "training_loss.png").stat().st_size > 1000
     summary = load_json(trained / "training_summary.json")

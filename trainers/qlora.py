@@ -64,6 +64,8 @@ class QLoRATrainer:
         console.print(f"loading {ckpt.spec} ({'4-bit NF4' if config.quantization == 'nf4' else 'unquantized'}, "
                       f"{'GPU' if cuda else 'CPU'}, {'bf16' if bf16 else 'fp32'} compute)")
         model = AutoModelForCausalLM.from_pretrained(ckpt.model, **load_kwargs)
+        if not cuda:
+            keep_4bit_weights_trainable_on_cpu(model)
 
         lora = LoraConfig(
             r=int(config.lora.r), lora_alpha=int(config.lora.alpha), lora_dropout=float(config.lora.dropout),
@@ -133,6 +135,18 @@ class QLoRATrainer:
             console.print(f"  mask audit: {line}", highlight=False)
         if not report.ok:
             raise HarnessError(f"mask audit failed, training not started: {report.problems[0]} (details: {out / 'mask_audit.json'})")
+
+
+def keep_4bit_weights_trainable_on_cpu(model) -> None:
+    """bitsandbytes (0.50) repacks a 4-bit weight into a CPU inference layout the first time it
+    runs in eval mode on a CPU with AVX512-BF16, and never unpacks it: every backward pass after
+    the first evaluation or rescoring then goes through an inference kernel without gradients
+    ("gemv_4bit: an autograd kernel was not registered"), and the LoRA layers below stop learning.
+    Turning that repacking off keeps training correct; CPU inference speed is unchanged here
+    because its fast kernel needs the `kernels` hub package anyway."""
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
 
 
 def datasets_progress_off() -> None:
