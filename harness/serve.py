@@ -27,6 +27,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
 from harness.errors import HarnessError
 from harness.generation import GenerationSettings
 
@@ -34,8 +38,6 @@ LOOPBACK = "127.0.0.1"
 
 
 def _error(status: int, message: str, kind: str = "invalid_request_error", param: str | None = None):
-    from fastapi.responses import JSONResponse
-
     return JSONResponse(status_code=status, content={"error": {"message": message, "type": kind, "param": param, "code": None}})
 
 
@@ -150,9 +152,6 @@ def request_messages(body: dict) -> list[dict]:
 def build_app(backend, model_id: str, *, defaults: GenerationSettings | None = None,
               api_key: str | None = None, max_batch_size: int = 8):
     """The FastAPI app serving `backend` under the model id `model_id`."""
-    from fastapi import FastAPI, Request
-    from fastapi.exceptions import RequestValidationError
-
     defaults = defaults or GenerationSettings()
     generator = BatchingGenerator(backend, max_batch_size)
     created = int(time.time())
