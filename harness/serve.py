@@ -110,7 +110,7 @@ def request_settings(body: dict, defaults: GenerationSettings) -> GenerationSett
                              ("stop", "stop sequences"), ("logprobs", "logprobs")):
         if body.get(unsupported):
             raise _ApiError(400, f"{why} not supported by harness serve", param=unsupported)
-    if body.get("n", 1) != 1:
+    if body.get("n") not in (None, 1):
         raise _ApiError(400, "only n=1 is supported by harness serve", param="n")
     overrides: dict[str, Any] = {}
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))

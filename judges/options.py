@@ -45,6 +45,12 @@ class JudgeOptions:
                 raise HarnessError("--judge local: needs a model, e.g. --judge local:smollm2-135m-instruct")
             if self.model:
                 raise HarnessError("--judge-model is set by --judge local:MODEL itself; drop --judge-model")
+            from harness.checkpoint import resolve_checkpoint
+
+            try:  # now, not after the whole generation phase
+                resolve_checkpoint(self.local_model)
+            except HarnessError as e:
+                raise HarnessError(f"--judge {self.url}: {e}") from None
         elif looks_like_url(self.url):
             self.url = check_endpoint_url(self.url, "--judge")
             if not self.model:

@@ -89,8 +89,9 @@ def judge_phase(run: RunDir, suite: Suite, roles: list[str], options: JudgeOptio
         console.print(f"[yellow]judge:[/yellow] {note}")
     if not jobs:
         return
+    cache = JudgeCache(options.cache_dir)
     with judge_target(options, console) as target:
-        judge = Judge(options, target, cache=JudgeCache(options.cache_dir))
+        judge = Judge(options, target, cache=cache)
         columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
         with Progress(*columns, console=console) as progress:
             bar = progress.add_task(f"judge {target.model}", total=len(jobs))
@@ -99,6 +100,8 @@ def judge_phase(run: RunDir, suite: Suite, roles: list[str], options: JudgeOptio
     apply_judgments(records, rows, suite)
     run.rewrite_records(records)
     run.write_judgments(rows)
+    if cache.write_error:
+        console.print(f"[yellow]judge cache not written ({cache.write_error}); a rerun will ask the judge again[/yellow]")
     errors = sum(r["status"] == JUDGE_ERROR for r in rows)
     failures = sum(r["status"] == PARSE_FAILURE for r in rows)
     style = "yellow" if errors or failures else "dim"

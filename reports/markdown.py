@@ -79,6 +79,10 @@ def _verdict_text(row: dict) -> str:
     return str(v)
 
 
+def _differs_from_builtin(row: dict) -> bool:
+    return bool(row.get("builtin")) and (row["verdict"] == "compliance") != (row["builtin"] == "compliance")
+
+
 def judge_section(summary: dict, judgments: list[dict]) -> list[str]:
     j = summary["judge"]
     lines = ["## Judge", "", f"Judge `{j['model']}` at `{j['endpoint']}`.", ""]
@@ -100,8 +104,8 @@ def judge_section(summary: dict, judgments: list[dict]) -> list[str]:
                   f"- labels (full / partial refusal, compliance): {_agreement(a['labels'])}",
                   f"- refused or not: {_agreement(a['binary'])}", ""]
     order = {"pairwise": 0, "rubric": 1, "refusal": 2}
-    shown = [r for r in sorted(judgments, key=lambda r: (r["task"], r["id"], order.get(r["kind"], 3), r["role"])) if r["kind"] != "refusal" or r["status"] != "ok" or r.get("builtin") and
-             (r["verdict"] == "compliance") != (r["builtin"] == "compliance")]
+    ranked = sorted(judgments, key=lambda r: (r["task"], r["id"], order.get(r["kind"], 3), r["role"]))
+    shown = [r for r in ranked if r["kind"] != "refusal" or r["status"] != "ok" or _differs_from_builtin(r)]
     if shown:
         lines += ["### Verdicts and reasons", "",
                   "Pairwise and rubric verdicts; refusal verdicts only where the judge and the built-in classifier differ.", "",

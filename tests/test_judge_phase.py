@@ -210,3 +210,17 @@ def test_a_rerun_is_answered_from_the_cache(tmp_path, mini):
     assert sum(t["cache_hits"] for t in second["judge"]["tasks"].values()) == sent
     assert second["metrics"] == first["metrics"]
     assert f", 0 requests, {sent} cached" in text
+
+
+def test_two_judges_runs_compared_with_judge_agreement(tmp_path, mini, harness_cli):
+    with running(ScriptedJudge(pairwise="prefer_a")) as url_a, running(ScriptedJudge(pairwise="prefer_longer")) as url_b:
+        run_a, _, _ = judged(tmp_path / "a", mini, url_a)
+        run_b, _, _ = judged(tmp_path / "b", mini, url_b)
+    code, out, err = harness_cli("judge-agreement", run_a.path, run_b.path / "judge.jsonl")
+    assert code == 0, err
+    from judges.agreement import compare_files
+
+    kinds = compare_files(str(run_a.path), str(run_b.path))["kinds"]
+    assert kinds["pairwise"]["n"] == 4 and kinds["pairwise"]["agreement"] == 0.25  # only c3 is a tie for both
+    assert kinds["rubric:fluency"]["agreement"] == 1.0 and kinds["refusal"]["n"] == 6
+    assert "rubric:instruction_following" in out
