@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -20,10 +21,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from harness.backends.base import Generation
 from harness.checkpoint import Checkpoint, resolve_checkpoint, resolve_endpoint
 from harness.errors import HarnessError
-from harness.openai_client import looks_like_url
 from harness.metrics import summarize
+from harness.openai_client import looks_like_url
 from harness.rundir import RunDir, package_versions
 from harness.suite import Suite, Task, load_suite, sample_messages, sample_prompt
+
+if TYPE_CHECKING:
+    from judges.options import JudgeOptions
 
 
 @dataclass
@@ -41,7 +45,7 @@ class RunRequest:
     trust_remote_code: bool = False
     runs_dir: str = "runs"
     model_name: str | None = None  # the served model's id when ckpt is an endpoint URL
-    judge: "JudgeOptions | None" = None
+    judge: JudgeOptions | None = None
 
     def __post_init__(self):
         if isinstance(self.judge, dict):  # from config.json on --resume
@@ -202,11 +206,7 @@ def _run_batch(backend, batch: Batch, model_names: dict) -> list[dict]:
     conversations = [sample_messages(s) if task.kind == "generate" else s["messages"] for s in batch.samples]
     if task.kind == "loglikelihood":
         if not getattr(backend, "supports_loglikelihood", True):
-            from harness.backends.openai_backend import NO_LOGLIKELIHOOD
-
-            unscored = {"perplexity": {"value": None, "label": "unsupported", "reason": f"unscored: {NO_LOGLIKELIHOOD}"}}
-            return [base_record(batch.role, model_names[batch.role], task, s) | {"nll_sum": None, "n_tokens": None, "scores": unscored}
-                    for s in batch.samples]
+            return [_no_loglikelihood_record(batch.role, model_names[batch.role], task, s) for s in batch.samples]
         results = backend.loglikelihood(conversations, mask=task.mask, role=batch.role)
         return [
             base_record(batch.role, model_names[batch.role], task, s) | {"nll_sum": nll, "n_tokens": n}
@@ -225,6 +225,14 @@ def base_record(role: str, model: str, task: Task, sample: dict) -> dict:
         "prompt": sample_prompt(sample) if task.kind == "generate" else None,
         "sample": {k: v for k, v in sample.items() if k != "__line__"},
     }
+
+
+def _no_loglikelihood_record(role: str, model: str, task: Task, sample: dict) -> dict:
+    """A backend without log-likelihoods (an API endpoint): unscored, with the reason."""
+    from harness.backends.openai_backend import NO_LOGLIKELIHOOD
+
+    why = {"value": None, "label": "unsupported", "reason": f"unscored: {NO_LOGLIKELIHOOD}"}
+    return base_record(role, model, task, sample) | {"nll_sum": None, "n_tokens": None, "scores": {"perplexity": why}}
 
 
 def answer_record(role: str, model: str, task: Task, sample: dict, answer: Generation) -> dict:
