@@ -109,8 +109,8 @@ class ChatClient:
         attempts = 0
         while True:
             if self.gave_up:
-                return ChatReply(None, error=f"not sent: gave up after {self.settings.give_up_after} "
-                                 "consecutive failed requests", attempts=attempts)
+                return ChatReply(None, error=f"gave up: the endpoint failed {self.settings.give_up_after} "
+                                 "requests in a row", attempts=attempts)
             attempts += 1
             self.http_attempts += 1
             try:

@@ -62,6 +62,7 @@ class ScriptedJudge:
         self.stall_first_s, self.stall_count = stall_first_s, stall_count
         self.nonsense, self.fancy = nonsense, fancy
         self.requests = 0
+        self.in_flight = self.max_in_flight = 0  # requests being answered at once
         self.auth_headers: list[str] = []
         self.models: list[str] = []
         self._lock = threading.Lock()
@@ -116,6 +117,15 @@ class ScriptedJudge:
                     n = judge.requests
                     judge.auth_headers.append(self.headers.get("Authorization", ""))
                     judge.models.append(body.get("model"))
+                    judge.in_flight += 1
+                    judge.max_in_flight = max(judge.max_in_flight, judge.in_flight)
+                try:
+                    self._answer(n, body)
+                finally:
+                    with judge._lock:
+                        judge.in_flight -= 1
+
+            def _answer(self, n: int, body: dict):
                 if n <= len(judge.fail_first):
                     status = judge.fail_first[n - 1]
                     self._send(status, {"error": {"message": f"scripted failure {status}", "type": "server_error"}},

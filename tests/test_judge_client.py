@@ -62,9 +62,9 @@ def test_a_client_error_is_not_retried():
 
 
 def test_a_timeout_is_retried():
-    judge = ScriptedJudge(stall_first_s=1.5, stall_count=1)
+    judge = ScriptedJudge(stall_first_s=3.0, stall_count=1)
     with running(judge) as url:
-        client = _client(url, timeout_s=0.5)
+        client = _client(url, timeout_s=1.0)
         (reply,) = client.complete_all([ChatRequest(PAIR_PROMPT)])
     assert reply.ok and reply.attempts == 2 and judge.requests == 2
 
@@ -77,18 +77,16 @@ def test_a_dead_endpoint_fails_fast_and_gives_up():
     assert time.perf_counter() - t0 < 10
     assert all(not r.ok for r in replies)
     assert "connection error" in replies[0].error
-    assert sum("gave up after 3 consecutive" in r.error for r in replies) >= 15
+    assert sum("gave up: the endpoint failed 3 requests in a row" in r.error for r in replies) >= 15
     assert client.http_attempts <= 2 * 5  # only the first few were ever sent
 
 
 def test_concurrency_is_bounded_and_used():
     judge = ScriptedJudge(stall_first_s=0.4, stall_count=8)
     with running(judge) as url:
-        t0 = time.perf_counter()
         replies = _client(url, concurrency=4).complete_all([ChatRequest(PAIR_PROMPT)] * 8)
-        elapsed = time.perf_counter() - t0
-    assert all(r.ok for r in replies)
-    assert 0.75 < elapsed < 2.5  # two waves of 4, not 8 x 0.4 s one at a time, not all 8 at once
+    assert all(r.ok for r in replies) and judge.requests == 8
+    assert judge.max_in_flight == 4  # 4 at a time: not one by one, not all 8 at once
 
 
 def test_cache_makes_a_rerun_free_and_keys_on_the_prompt(tmp_path):

@@ -102,3 +102,15 @@ def test_a_dead_judge_endpoint_leaves_the_rest_of_the_run_intact(harness_cli, ti
     report = (run / "report.md").read_text()
     assert "| compare10 | 30 |" in report and "unscored: judge error: " in report
     assert "judge trouble in compare10: 30 judge errors" in out
+
+
+def test_without_judge_nothing_changes(harness_cli, tiny_adapter, tmp_path):
+    code, out, err = harness_cli("run", "--ckpt", tiny_adapter, "--task", "compare10", *FAST, "--runs-dir", tmp_path)
+    assert code == 0, err
+    run = only_run_dir(tmp_path)
+    summary = load_json(run / "summary.json")
+    assert "judge" not in summary and "judge" not in load_json(run / "config.json")
+    assert list(summary["metrics"]) == ["usability/usability_rate"]
+    assert not (run / "judge.jsonl").exists() and "## Judge" not in (run / "report.md").read_text()
+    records = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
+    assert all(set(r["scores"]) == {"usability"} and "judge" not in r for r in records)
