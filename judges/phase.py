@@ -153,12 +153,12 @@ def _combine_orders(row: dict) -> None:
     orders = row["orders"]
     row["requests"] = sum(o["requests"] for o in orders.values())
     row["cached"] = sum(int(o["cached"]) for o in orders.values())
-    statuses = [orders[o]["status"] for o in ORDERS if o in orders]
-    if len(statuses) < 2 or JUDGE_ERROR in statuses or PARSE_FAILURE in statuses:
-        bad = next(o for o in ORDERS if o not in orders or orders[o]["status"] != OK)
-        row["status"] = JUDGE_ERROR if JUDGE_ERROR in statuses else PARSE_FAILURE
-        row["error"] = f"{bad}: {orders[bad]['error']}" if bad in orders else f"{bad}: not judged"
-        row |= {"verdict": None, "swap_agreement": None, "reason": ""}
+    statuses = [orders[o]["status"] for o in ORDERS]  # plan_jobs always asks both orders
+    if statuses != [OK, OK]:
+        status = JUDGE_ERROR if JUDGE_ERROR in statuses else PARSE_FAILURE
+        bad = next(o for o in ORDERS if orders[o]["status"] == status)
+        row |= {"status": status, "error": f"{bad}: {orders[bad]['error']}", "verdict": None,
+                "swap_agreement": None, "reason": ""}
         return
     first, second = (_OUTCOME[o][orders[o]["verdict"]] for o in ORDERS)
     agree = first == second

@@ -224,3 +224,20 @@ def test_two_judges_runs_compared_with_judge_agreement(tmp_path, mini, harness_c
     assert kinds["pairwise"]["n"] == 4 and kinds["pairwise"]["agreement"] == 0.25  # only c3 is a tie for both
     assert kinds["rubric:fluency"]["agreement"] == 1.0 and kinds["refusal"]["n"] == 6
     assert "rubric:instruction_following" in out
+
+
+def test_a_pairwise_judgment_needs_both_orders():
+    from judges.client import JudgeReply
+    from judges.phase import Job, judgments
+
+    jobs = [Job("pairwise", "t", "1", "ckpt", order, "pairwise.en", []) for order in ("ckpt_first", "base_first")]
+    (row,) = judgments(jobs, [JudgeReply("Verdict: [[A]]"), JudgeReply(None, error="HTTP 500: boom")], "j")
+    assert (row["status"], row["error"], row["verdict"]) == ("judge_error", "base_first: HTTP 500: boom", None)
+    (row,) = judgments(jobs, [JudgeReply("nonsense"), JudgeReply(None, error="timeout")], "j")
+    assert row["status"] == "judge_error" and row["error"] == "base_first: timeout"
+    (row,) = judgments(jobs, [JudgeReply("nonsense"), JudgeReply("Verdict: [[B]]")], "j")
+    assert row["status"] == "parse_failure" and row["error"].startswith("ckpt_first: no 'Verdict:")
+    (row,) = judgments(jobs, [JudgeReply("Verdict: [[tie]]"), JudgeReply("Verdict: [[B]]")], "j")
+    assert (row["verdict"], row["swap_agreement"]) == ("tie", False)  # tie vs win: inconsistent, a tie
+    (row,) = judgments(jobs, [JudgeReply("Verdict: [[B]]"), JudgeReply("Verdict: [[A]]")], "j")
+    assert (row["verdict"], row["swap_agreement"]) == ("loss", True)
