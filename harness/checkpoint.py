@@ -4,7 +4,8 @@ A `--ckpt` value is one of:
 - the alias `smollm2-135m-instruct` (the bundled model, see harness.bundled);
 - a PEFT LoRA adapter directory (its adapter_config.json names the base; `--base` overrides);
 - a full model directory (config.json + weights);
-- a hub id such as `Qwen/Qwen3-1.7B` (needs a reachable hub or a local HF cache).
+- a hub id such as `Qwen/Qwen3-1.7B` (needs a reachable hub or a local HF cache);
+- an OpenAI-compatible endpoint URL (`http://HOST:PORT/v1`) with `--model-name` (resolve_endpoint).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Checkpoint:
     model: str  # full model dir or hub id (the base, for an adapter)
     adapter: str | None = None
     trust_remote_code: bool = False
+    endpoint: str | None = None  # an OpenAI-compatible API serving `model` (then nothing is loaded)
 
     @property
     def has_base(self) -> bool:
@@ -40,12 +42,17 @@ class Checkpoint:
     @property
     def name(self) -> str:
         """A short, filesystem-safe name for run directories."""
+        if self.endpoint:
+            return re.sub(r"[^\w.-]+", "_", self.model)[:60]
         tail = Path(self.spec.rstrip("/")).name or "model"
         if self.adapter and tail in {"final", "adapter", "checkpoint"}:
             tail = f"{Path(self.spec.rstrip('/')).parent.name}-{tail}"
         return re.sub(r"[^\w.-]+", "_", tail)[:60]
 
     def describe(self) -> dict:
+        if self.endpoint:
+            return {"spec": self.spec, "model": self.model, "adapter": None, "endpoint": self.endpoint,
+                    "model_hash": None, "adapter_hash": None}
         return {
             "spec": self.spec,
             "model": self.model,
@@ -78,6 +85,19 @@ def resolve_checkpoint(
     if problem:
         raise HarnessError(f"checkpoint not found: {spec} is not a local directory, and as a hub id: {problem}")
     return Checkpoint(spec, spec, None, trust_remote_code)
+
+
+def resolve_endpoint(url: str, model_name: str | None) -> Checkpoint:
+    """`--ckpt http://HOST:PORT/v1 --model-name NAME`: a model served over the OpenAI API."""
+    from harness.openai_client import check_endpoint_url
+
+    url = check_endpoint_url(url, "--ckpt")
+    if not model_name:
+        raise HarnessError(
+            f"--ckpt {url} is an API endpoint: name the served model with --model-name NAME "
+            "(the id its /v1/models lists)"
+        )
+    return Checkpoint(url, model_name, None, False, endpoint=url)
 
 
 def _adapter_base(adapter_dir: Path) -> str:

@@ -30,6 +30,38 @@ def _add_run(sub) -> None:
     p.add_argument("--runs-dir", default="runs", help="where run directories are created (default: runs)")
     p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run without redoing finished samples")
     p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the checkpoint (off by default)")
+    p.add_argument("--model-name", help="with --ckpt http://HOST:PORT/v1 (an OpenAI-compatible server): the served model's id")
+    _add_judge_flags(p)
+
+
+def _add_judge_flags(p) -> None:
+    g = p.add_argument_group("LLM judge (docs/judge.md)")
+    g.add_argument("--judge", metavar="URL|local:MODEL",
+                   help="judge the suite's judged tasks: an OpenAI-compatible base URL (with --judge-model), "
+                        "or local:MODEL to start `harness serve` on MODEL for the run")
+    g.add_argument("--judge-model", help="the judge model's id at --judge URL")
+    g.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", metavar="VAR",
+                   help="environment variable holding the judge's API key (default: OPENAI_API_KEY; never written to disk)")
+    g.add_argument("--judge-concurrency", type=int, default=8, help="judge requests in flight at once (default: 8)")
+    g.add_argument("--judge-timeout", type=float, default=60.0, help="seconds per judge request (default: 60)")
+    g.add_argument("--judge-retries", type=int, default=4, help="retries on 429, 5xx, timeouts, connection errors (default: 4)")
+    g.add_argument("--judge-backoff", type=float, default=1.0, help="first retry wait in seconds, doubling (default: 1)")
+    g.add_argument("--judge-max-tokens", type=int, default=1024, help="judge reply length limit (default: 1024)")
+    g.add_argument("--judge-cache", metavar="DIR", help="judge reply cache (default: ~/.cache/sft-harness/judge)")
+
+
+def _judge_options(args):
+    from judges.options import JudgeOptions
+
+    if not args.judge:
+        if args.judge_model:
+            raise HarnessError("--judge-model needs --judge URL (e.g. --judge http://127.0.0.1:8000/v1 --judge-model qwen3-32b)")
+        return None
+    return JudgeOptions(
+        url=args.judge, model=args.judge_model, api_key_env=args.judge_api_key_env, concurrency=args.judge_concurrency,
+        timeout_s=args.judge_timeout, retries=args.judge_retries, backoff_s=args.judge_backoff,
+        max_tokens=args.judge_max_tokens, cache_dir=args.judge_cache,
+    ).check()
 
 
 def cmd_run(args, console: Console) -> int:
@@ -47,6 +79,7 @@ def cmd_run(args, console: Console) -> int:
         suite=args.suite, ckpt=args.ckpt, base=args.base, no_base=args.no_base, tasks=args.tasks,
         data=_data_overrides(args.suite, args.data), gen=parse_cli_overrides(args.gen),
         batch_size=args.batch_size, trust_remote_code=args.trust_remote_code, runs_dir=args.runs_dir,
+        model_name=args.model_name, judge=_judge_options(args),
     )
     run_suite(request, console=console)
     return 0
@@ -80,6 +113,7 @@ def cmd_suites(args, console: Console) -> int:
     from rich.table import Table
 
     from harness.suite import list_suites, load_suite
+    from judges.metrics import judge_metrics
 
     table = Table(title="suites")
     for col in ("suite", "task", "kind", "samples", "metrics"):
@@ -87,7 +121,10 @@ def cmd_suites(args, console: Console) -> int:
     for path in list_suites():
         suite = load_suite(str(path))
         for task in suite.tasks.values():
-            table.add_row(suite.name, task.name, task.kind, str(len(task.samples)), ", ".join(m.name for m in task.metrics))
+            metrics = ", ".join(m.name for m in task.metrics)
+            judged = ", ".join(m.name for m in judge_metrics(task))
+            metrics += f"{'; ' if metrics else ''}with --judge: {judged}" if judged else ""
+            table.add_row(suite.name, task.name, task.kind, str(len(task.samples)), metrics)
         for group, m in suite.pooled:
             table.add_row(suite.name, group, "pooled", "all answers", m.name)
     console.print(table)
@@ -268,6 +305,117 @@ def cmd_gate(args, console: Console) -> int:
     return result.exit_code
 
 
+def _add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="serve a model or adapter over an OpenAI-compatible API (/v1/chat/completions)")
+    p.add_argument("--model", required=True, help="what --ckpt of harness run takes: model dir, adapter dir, hub id, alias")
+    p.add_argument("--base", help="base model of an adapter (overrides adapter_config.json)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--model-name", help="the model id clients name (default: --model as typed)")
+    p.add_argument("--gen", action="append", default=[], metavar="KEY=VALUE", help="default generation settings (requests override)")
+    p.add_argument("--max-batch-size", type=int, default=8, help="requests generated together (default: 8)")
+    p.add_argument("--api-key-env", metavar="VAR", help="require clients to send the key held in this environment variable")
+    p.add_argument("--trust-remote-code", action="store_true")
+
+
+def cmd_serve(args, console: Console) -> int:
+    from harness.backends.hf import HFBackend
+    from harness.checkpoint import resolve_checkpoint
+    from harness.generation import GenerationSettings, parse_cli_overrides
+    from harness.serve import LOOPBACK, build_app, serve_forever
+
+    if not 0 <= args.port < 65536:
+        raise HarnessError(f"--port {args.port}: must be 0-65535")
+    if args.max_batch_size < 1:
+        raise HarnessError("--max-batch-size must be >= 1")
+    api_key = None
+    if args.api_key_env:
+        api_key = os.environ.get(args.api_key_env)
+        if not api_key:
+            raise HarnessError(f"--api-key-env {args.api_key_env}: that environment variable is not set")
+    defaults = GenerationSettings().updated(parse_cli_overrides(args.gen), "--gen")
+    ckpt = resolve_checkpoint(args.model, base=args.base, trust_remote_code=args.trust_remote_code)
+    name = args.model_name or args.model
+    app = build_app(HFBackend(ckpt), name, defaults=defaults, api_key=api_key, max_batch_size=args.max_batch_size)
+    if args.host != LOOPBACK:
+        console.print(f"[yellow]listening on {args.host}: other machines can reach this server"
+                      f"{'' if api_key else ' (no --api-key-env: anyone can use it)'}[/yellow]")
+    console.print(f"Serving [bold]{name}[/bold] at http://{args.host}:{args.port}/v1  (Ctrl-C stops)")
+    serve_forever(app, args.host, args.port)
+    return 0
+
+
+def _add_chat(sub) -> None:
+    p = sub.add_parser("chat", help="multi-turn chat with a checkpoint (reads stdin; /reset, /exit)")
+    p.add_argument("--ckpt", required=True, help="model dir, adapter dir, hub id, alias, or http://HOST:PORT/v1 with --model-name")
+    p.add_argument("--base", help="base model of an adapter")
+    p.add_argument("--model-name", help="with --ckpt URL: the served model's id")
+    p.add_argument("--role", choices=["ckpt", "base"], default="ckpt", help="base: an adapter's base model (adapter off)")
+    p.add_argument("--system", help="system prompt kept across /reset")
+    p.add_argument("--gen", action="append", default=[], metavar="KEY=VALUE",
+                   help="generation settings (defaults: seed 004's temperature 0.95, top_k 20, top_p 0.85, repetition_penalty 1.2)")
+    p.add_argument("--trust-remote-code", action="store_true")
+
+
+def cmd_chat(args, console: Console) -> int:
+    from harness.chat import chat_loop, chat_settings
+    from harness.generation import parse_cli_overrides
+    from harness.runner import RunRequest, make_backend, resolve_model
+
+    settings = chat_settings(parse_cli_overrides(args.gen))
+    ckpt = resolve_model(RunRequest(suite="", ckpt=args.ckpt, base=args.base, model_name=args.model_name,
+                                    trust_remote_code=args.trust_remote_code))
+    if args.role == "base" and not ckpt.has_base:
+        raise HarnessError(f"--role base: {args.ckpt} is not an adapter, so there is no separate base to talk to")
+    chat_loop(make_backend(ckpt), settings, system=args.system, role=args.role)
+    return 0
+
+
+def _add_merge(sub) -> None:
+    p = sub.add_parser("merge", help="merge a LoRA adapter into its unquantized base and save model + tokenizer")
+    p.add_argument("--ckpt", required=True, help="the adapter directory")
+    p.add_argument("--out", required=True, help="new (or empty) directory for the merged model")
+    p.add_argument("--base", help="the unquantized base (overrides adapter_config.json)")
+    p.add_argument("--dtype", default="bf16", help="bf16 (default), fp16 or fp32")
+    p.add_argument("--trust-remote-code", action="store_true")
+
+
+def cmd_merge(args, console: Console) -> int:
+    from harness.merge import merge_adapter
+
+    out = merge_adapter(args.ckpt, args.out, base=args.base, dtype=args.dtype,
+                        trust_remote_code=args.trust_remote_code, console=console)
+    console.print(f"Merged model saved to [bold]{out}[/bold]; score it with: harness run --ckpt {out} --no-base")
+    return 0
+
+
+def _add_judge_agreement(sub) -> None:
+    p = sub.add_parser("judge-agreement", help="Cohen's kappa and raw agreement between two verdict files")
+    p.add_argument("a", help="a run dir or its judge.jsonl, or a human-labelled JSONL file")
+    p.add_argument("b", help="the same, for the other judge")
+
+
+def cmd_judge_agreement(args, console: Console) -> int:
+    from rich.table import Table
+
+    from judges.agreement import compare_files
+
+    result = compare_files(args.a, args.b)
+    table = Table(title=f"agreement: {args.a} vs {args.b}")
+    for col in ("kind", "n", "raw agreement [95% CI]", "Cohen's kappa [95% CI]"):
+        table.add_column(col)
+    for kind, s in result["kinds"].items():
+        lo, hi = s["agreement_ci"]
+        kappa = "undefined (one label only)" if s["kappa"] is None else f"{s['kappa']:.3f}"
+        if s["kappa_ci"]:
+            kappa += f" [{s['kappa_ci'][0]:.3f}, {s['kappa_ci'][1]:.3f}]"
+        table.add_row(kind, str(s["n"]), f"{s['agreement']:.3f} [{lo:.3f}, {hi:.3f}]", kappa)
+    console.print(table)
+    console.print(f"items only in A: {result['only_a']}, only in B: {result['only_b']}; "
+                  f"unscored in A: {result['unscored_a']}, in B: {result['unscored_b']}")
+    return 0
+
+
 COMMANDS = {
     "run": (_add_run, cmd_run),
     "suites": (_add_suites, cmd_suites),
@@ -279,6 +427,10 @@ COMMANDS = {
     "demo": (_add_demo, cmd_demo),
     "mask-audit": (_add_mask_audit, cmd_mask_audit),
     "watch": (_add_watch, cmd_watch),
+    "serve": (_add_serve, cmd_serve),
+    "chat": (_add_chat, cmd_chat),
+    "merge": (_add_merge, cmd_merge),
+    "judge-agreement": (_add_judge_agreement, cmd_judge_agreement),
 }
 
 

@@ -34,8 +34,10 @@ def metric_units(records: list[dict], metric: MetricSpec, role: str) -> Units:
             continue
         key = f"{r['task']}/{r['id']}"
         if metric.scorer == "perplexity":
-            if "nll_sum" in r and r["n_tokens"] > 0:
+            if r.get("nll_sum") is not None and r["n_tokens"] > 0:
                 keys.append(key), num.append(r["nll_sum"]), den.append(r["n_tokens"])
+            elif "nll_sum" in r and r["nll_sum"] is None:
+                unscored += 1  # the backend has no loglikelihoods (an API endpoint)
             continue
         score = r.get("scores", {}).get(metric.scorer)
         if score is None:
@@ -92,9 +94,10 @@ def summarize(suite: Suite, records: list[dict], roles: list[str]) -> dict:
     for full_name, spec, task_name in all_metrics(suite):
         units = {role: scoped_units(records, spec, task_name, role) for role in roles}
         entry = {"higher_is_better": spec.higher_is_better}
-        for role in roles:
+        has = [role for role in roles if spec.roles is None or role in spec.roles]
+        for role in has:
             entry[role] = summarize_metric(units[role])
-        if "base" in roles and "ckpt" in roles:
+        if "base" in has and "ckpt" in has:
             entry["delta"] = summarize_delta(units["base"], units["ckpt"])
         metrics[full_name] = entry
     return metrics

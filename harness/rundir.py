@@ -5,12 +5,15 @@
     samples.jsonl   one record per (role, task, sample), appended and flushed as each finishes
     summary.json    metric -> {role: {value, n, ci, unscored}, delta: {...}}
     report.md       the same numbers, plus the side-by-side answers
+    judge.jsonl     runs with --judge: one line per judgment (the verdict file, docs/judge.md)
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -18,7 +21,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.jsonl import JsonlAppender, iter_complete_rows
 
-CONFIG, SAMPLES, SUMMARY, REPORT = "config.json", "samples.jsonl", "summary.json", "report.md"
+CONFIG, SAMPLES, SUMMARY, REPORT, JUDGE = "config.json", "samples.jsonl", "summary.json", "report.md", "judge.jsonl"
 _VERSIONED = ["sft-harness", "torch", "transformers", "peft", "trl", "accelerate", "jsonschema", "openai"]
 
 
@@ -70,6 +73,19 @@ class RunDir:
     def appender(self) -> JsonlAppender:
         return JsonlAppender(self.path / SAMPLES)
 
+    def rewrite_records(self, records: list[dict]) -> None:
+        """Replace samples.jsonl at once (the judge phase adds its scores to finished records)."""
+        _write_jsonl_atomically(self.path / SAMPLES, records)
+
+    # judge verdicts
+    def write_judgments(self, rows: list[dict]) -> None:
+        _write_jsonl_atomically(self.path / JUDGE, rows)
+
+    def judgments(self) -> list[dict] | None:
+        """judge.jsonl's rows, or None for a run without a judge."""
+        f = self.path / JUDGE
+        return list(iter_complete_rows(f)) if f.is_file() else None
+
     # results
     def write_summary(self, summary: dict) -> None:
         (self.path / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -82,6 +98,20 @@ class RunDir:
 
     def write_report(self, text: str) -> None:
         (self.path / REPORT).write_text(text, encoding="utf-8")
+
+
+def _write_jsonl_atomically(path: Path, rows: list[dict]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    if path.exists():  # keep the file's permissions (mkstemp makes it private)
+        os.chmod(tmp, path.stat().st_mode & 0o777)
+    else:
+        os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
 
 
 def record_key(role: str, task: str, sample_id: str) -> tuple[str, str, str]:

@@ -2,7 +2,8 @@
 
 `run_suite` is what `harness run` does. Its pieces are reusable: `execute` scores pending samples
 with an already loaded backend (the trainer's rescoring callback uses it), `finish` writes the
-summary and report from whatever records the run directory holds.
+summary and report from whatever records the run directory holds. With --judge, `judge_phase`
+(judges/phase.py) runs between the two: pairwise judging needs every answer of both roles.
 """
 
 from __future__ import annotations
@@ -12,16 +13,21 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from harness.backends.base import Generation
-from harness.checkpoint import Checkpoint, resolve_checkpoint
+from harness.checkpoint import Checkpoint, resolve_checkpoint, resolve_endpoint
 from harness.errors import HarnessError
 from harness.metrics import summarize
+from harness.openai_client import looks_like_url
 from harness.rundir import RunDir, package_versions
 from harness.suite import Suite, Task, load_suite, sample_messages, sample_prompt
+
+if TYPE_CHECKING:
+    from judges.options import JudgeOptions
 
 
 @dataclass
@@ -38,6 +44,34 @@ class RunRequest:
     batch_size: int = 8
     trust_remote_code: bool = False
     runs_dir: str = "runs"
+    model_name: str | None = None  # the served model's id when ckpt is an endpoint URL
+    judge: JudgeOptions | None = None
+
+    def __post_init__(self):
+        if isinstance(self.judge, dict):  # from config.json on --resume
+            from judges.options import JudgeOptions
+
+            self.judge = JudgeOptions(**self.judge)
+
+
+def resolve_model(request: RunRequest) -> Checkpoint:
+    if looks_like_url(request.ckpt):
+        return resolve_endpoint(request.ckpt, request.model_name)
+    if request.model_name:
+        raise HarnessError(f"--model-name names a model at an endpoint; --ckpt {request.ckpt} is not a URL "
+                           "(drop --model-name, or give --ckpt http://HOST:PORT/v1)")
+    return resolve_checkpoint(request.ckpt, base=request.base, trust_remote_code=request.trust_remote_code)
+
+
+def make_backend(ckpt: Checkpoint):
+    """The hf backend for local models, the openai backend for an endpoint."""
+    if ckpt.endpoint:
+        from harness.backends.openai_backend import OpenAIBackend
+
+        return OpenAIBackend(ckpt)
+    from harness.backends.hf import HFBackend
+
+    return HFBackend(ckpt)
 
 
 def roles_for(ckpt: Checkpoint, no_base: bool) -> list[str]:
@@ -52,8 +86,11 @@ def run_suite(request: RunRequest, *, resume: str | None = None, console: Consol
         saved = run.config()
         request = RunRequest(**saved["invocation"])
     suite = load_suite(request.suite, tasks=request.tasks, data_overrides=request.data, gen_overrides=request.gen)
-    ckpt = resolve_checkpoint(request.ckpt, base=request.base, trust_remote_code=request.trust_remote_code)
+    if request.judge:
+        _add_judge_metrics(suite)
+    ckpt = resolve_model(request)
     roles = roles_for(ckpt, request.no_base)
+    backend = None
     if resume:
         if saved["suite"]["version"] != suite.version():
             raise HarnessError(
@@ -61,26 +98,38 @@ def run_suite(request: RunRequest, *, resume: str | None = None, console: Consol
                 f"-> {suite.version()}); start a new run instead of resuming"
             )
     else:
+        backend = make_backend(ckpt)  # before the run dir exists: a model that cannot load leaves nothing behind
         run = RunDir.create(Path(request.runs_dir), suite.name, ckpt.name)
 
-    from harness.backends.hf import HFBackend
-
     pending = pending_work(suite, roles, run.records(), request.batch_size)
-    backend = None
-    if pending or not resume:
-        backend = HFBackend(ckpt)
+    if pending and backend is None:
+        backend = make_backend(ckpt)
     if not resume:
         run.write_config(build_config(request, suite, ckpt, roles, backend))
     console.print(f"[bold]Run[/bold] {run.path}  suite={suite.name}  ckpt={ckpt.spec}  roles={', '.join(roles)}")
     if pending:
         execute(suite, backend, pending, run, console=console, model_names=_model_names(ckpt))
+    if request.judge:
+        from judges.phase import judge_phase
+
+        judge_phase(run, suite, roles, request.judge, console=console)
     finish(run, suite, roles, console=console)
     return run
 
 
+def _add_judge_metrics(suite: Suite) -> None:
+    from judges.metrics import add_judge_metrics
+
+    if not add_judge_metrics(suite):
+        raise HarnessError(
+            f"--judge: no selected task of suite {suite.name} asks for a judge (a `judge:` section in its YAML; "
+            f"lab1: compare10, safety); selected: {', '.join(suite.tasks)}"
+        )
+
+
 def build_config(request: RunRequest, suite: Suite, ckpt: Checkpoint, roles: list[str], backend) -> dict:
-    template = backend.tokenizer.chat_template if backend else None
-    return {
+    template = getattr(getattr(backend, "tokenizer", None), "chat_template", None)
+    config = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "invocation": asdict(request),
         "argv": sys.argv,
@@ -92,6 +141,9 @@ def build_config(request: RunRequest, suite: Suite, ckpt: Checkpoint, roles: lis
         "device": str(getattr(backend, "device", "")),
         "versions": package_versions(),
     }
+    if request.judge:
+        config["judge"] = request.judge.describe()
+    return config
 
 
 def suite_description(suite: Suite) -> dict:
@@ -153,6 +205,8 @@ def _run_batch(backend, batch: Batch, model_names: dict) -> list[dict]:
     task = batch.task
     conversations = [sample_messages(s) if task.kind == "generate" else s["messages"] for s in batch.samples]
     if task.kind == "loglikelihood":
+        if not getattr(backend, "supports_loglikelihood", True):
+            return [_no_loglikelihood_record(batch.role, model_names[batch.role], task, s) for s in batch.samples]
         results = backend.loglikelihood(conversations, mask=task.mask, role=batch.role)
         return [
             base_record(batch.role, model_names[batch.role], task, s) | {"nll_sum": nll, "n_tokens": n}
@@ -171,6 +225,14 @@ def base_record(role: str, model: str, task: Task, sample: dict) -> dict:
         "prompt": sample_prompt(sample) if task.kind == "generate" else None,
         "sample": {k: v for k, v in sample.items() if k != "__line__"},
     }
+
+
+def _no_loglikelihood_record(role: str, model: str, task: Task, sample: dict) -> dict:
+    """A backend without log-likelihoods (an API endpoint): unscored, with the reason."""
+    from harness.backends.openai_backend import NO_LOGLIKELIHOOD
+
+    why = {"value": None, "label": "unsupported", "reason": f"unscored: {NO_LOGLIKELIHOOD}"}
+    return base_record(role, model, task, sample) | {"nll_sum": None, "n_tokens": None, "scores": {"perplexity": why}}
 
 
 def answer_record(role: str, model: str, task: Task, sample: dict, answer: Generation) -> dict:
@@ -195,7 +257,7 @@ def _model_names(ckpt: Checkpoint) -> dict[str, str]:
 
 def finish(run: RunDir, suite: Suite, roles: list[str], *, console: Console) -> dict:
     from reports.markdown import render_report
-    from reports.terminal import print_summary
+    from reports.terminal import print_judge, print_summary
 
     records = run.records()
     config = run.config()
@@ -207,9 +269,15 @@ def finish(run: RunDir, suite: Suite, roles: list[str], *, console: Console) -> 
         "models": {r: n for r, n in _roles_models(config).items() if r in roles},
         "metrics": summarize(suite, records, roles),
     }
+    judgments = run.judgments()
+    if judgments is not None:
+        from judges.summary import judge_summary
+
+        summary["judge"] = judge_summary(judgments, config.get("judge"))
     run.write_summary(summary)
-    run.write_report(render_report(summary, suite, records))
+    run.write_report(render_report(summary, suite, records, judgments))
     print_summary(summary, console)
+    print_judge(summary, console)
     console.print(f"Run directory: [bold]{run.path}[/bold]  (report.md, summary.json, samples.jsonl)")
     return summary
 

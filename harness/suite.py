@@ -13,6 +13,7 @@ scorers and metrics. This module loads and checks them (errors name the file and
         scorers: [json_schema, {json_valid: {mode: strict, id: json_valid_strict}}]
         metrics:                              # optional; default: one metric per scorer
           json_validity_rate: {scorer: json_valid_strict}
+        judge: {pairwise: true, rubric: true, refusal: false}   # used only with --judge (judges/)
 """
 
 from __future__ import annotations
@@ -68,9 +69,19 @@ class MetricSpec:
     scorer: str  # a ScorerSpec id, or "perplexity" for loglikelihood tasks
     where: dict[str, Any] = field(default_factory=dict)
     higher_is_better: bool = True
+    roles: tuple[str, ...] | None = None  # only these roles have it (e.g. a win rate of ckpt over base)
 
     def selects(self, sample: dict) -> bool:
         return all(sample.get(k) == v for k, v in self.where.items())
+
+
+@dataclass(frozen=True)
+class TaskJudge:
+    """What an LLM judge does for a task when the run has --judge (see judges/ and docs/judge.md)."""
+
+    pairwise: bool = False  # base vs checkpoint, both orders
+    rubric: bool = False  # 1-10 per dimension, each answer
+    refusal: bool = False  # a second refusal classifier next to the built-in one
 
 
 @dataclass
@@ -84,6 +95,7 @@ class Task:
     metrics: list[MetricSpec]
     mask: str = "assistant"  # loglikelihood tasks: "assistant" or "all"
     side_by_side: bool = False  # report shows base and checkpoint answers next to each other
+    judge: TaskJudge | None = None
 
     def data_hash(self) -> str:
         return _file_hash(self.samples_file)
@@ -187,7 +199,8 @@ def _load_task(name, spec, path, suite_gen, every, data_file, gen_overrides) -> 
     where = f"{path}:{_line(spec)}"
     if not isinstance(spec, dict):
         raise HarnessError(f"{where}: task '{name}' must be a mapping")
-    check_keys(spec, {"kind", "samples", "generation", "scorers", "metrics", "mask", "side_by_side", "description"}, path, f"task '{name}'")
+    check_keys(spec, {"kind", "samples", "generation", "scorers", "metrics", "mask", "side_by_side", "description", "judge"},
+               path, f"task '{name}'")
     kind = spec.get("kind", "generate")
     if kind not in TASK_KINDS:
         raise HarnessError(f"{where}: task '{name}': kind must be one of {', '.join(TASK_KINDS)}, got {kind!r}")
@@ -214,7 +227,23 @@ def _load_task(name, spec, path, suite_gen, every, data_file, gen_overrides) -> 
     mask = spec.get("mask", "assistant")
     if mask not in {"assistant", "all"}:
         raise HarnessError(f"{where}: task '{name}': mask must be 'assistant' or 'all', got {mask!r}")
-    return Task(name, kind, samples_file, samples, gen, scorers, metrics, mask, bool(spec.get("side_by_side")))
+    judge = _task_judge(spec.get("judge"), path, name, kind)
+    return Task(name, kind, samples_file, samples, gen, scorers, metrics, mask, bool(spec.get("side_by_side")), judge)
+
+
+def _task_judge(spec, path: Path, task: str, kind: str) -> TaskJudge | None:
+    if spec is None:
+        return None
+    where = f"{path}:{_line(spec)}"
+    if not isinstance(spec, dict):
+        raise HarnessError(f"{where}: task '{task}': judge must be a mapping, e.g. {{pairwise: true, rubric: true}}")
+    check_keys(spec, {"pairwise", "rubric", "refusal"}, path, f"task '{task}' judge")
+    for key, value in spec.items():
+        if not isinstance(value, bool):
+            raise HarnessError(f"{where}: task '{task}': judge.{key} must be true or false, got {value!r}")
+    if kind != "generate":
+        raise HarnessError(f"{where}: task '{task}': only generate tasks can be judged")
+    return TaskJudge(**spec)
 
 
 def _load_samples(path: Path, kind: str) -> list[dict]:

@@ -26,3 +26,19 @@ def print_summary(summary: dict, console: Console) -> None:
         table.add_row(*row)
     console.print(table)
     console.print("[dim]↑ higher is better, ↓ lower is better; delta in green/red when its 95% CI excludes 0[/dim]")
+
+
+def print_judge(summary: dict, console: Console) -> None:
+    """A few lines under the table: the pairwise outcome and any judge trouble."""
+    j = summary.get("judge")
+    if not j:
+        return
+    for task, p in j["pairwise"].items():
+        rate = metric_cell(dict(p["win_rate"], n=p["n"]))
+        swap = p["swap_agreement"]["value"]
+        console.print(f"[bold]{task}[/bold] judge {j['model']}: ckpt vs base win/tie/loss {p['win']}/{p['tie']}/{p['loss']}, "
+                      f"win rate {rate}, swap agreement {'-' if swap is None else f'{swap:.2f}'}")
+    trouble = {t: s for t, s in j["tasks"].items() if s["judge_errors"] or s["parse_failures"]}
+    for task, s in trouble.items():
+        console.print(f"[yellow]judge trouble in {task}: {s['judge_errors']} judge errors, {s['parse_failures']} "
+                      f"parse failures of {s['judgments']} judgments (unscored; see report.md)[/yellow]")

@@ -1,0 +1,69 @@
+"""The judge client: prompts in, reply texts out, through the disk cache and the retrying
+OpenAI-compatible client (harness.openai_client: concurrency, backoff, give-up).
+
+Judge requests are greedy (temperature 0) with a `max_tokens` limit; identical prompts within one
+batch are sent once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from harness.openai_client import ChatClient, ChatRequest
+from judges.cache import JudgeCache, cache_key
+from judges.local import JudgeTarget
+from judges.options import JudgeOptions
+
+
+@dataclass
+class JudgeReply:
+    text: str | None  # the judge's reply; None when the request failed
+    error: str | None = None  # transport/API error after retries
+    cached: bool = False  # answered from the cache (or by an identical prompt in this batch)
+    requests: int = 0  # HTTP requests this reply cost (retries included; 0 when cached)
+
+
+class Judge:
+    def __init__(self, options: JudgeOptions, target: JudgeTarget, *, cache: JudgeCache | None = None):
+        self.model = target.model
+        self.identity = target.identity
+        self.settings = {"temperature": 0.0, "max_tokens": options.max_tokens}
+        self.cache = cache
+        self.client = ChatClient(replace(options.endpoint(target.base_url), api_key_env=target.api_key_env), target.model)
+        self.cache_hits = 0
+
+    @property
+    def http_requests(self) -> int:
+        return self.client.http_attempts
+
+    def ask_all(self, prompts: list[list[dict]], on_done: Callable[[int], None] | None = None) -> list[JudgeReply]:
+        """One reply per prompt, in order; on_done(n) is called as n more replies are ready."""
+        on_done = on_done or (lambda n: None)
+        replies: list[JudgeReply | None] = [None] * len(prompts)
+        todo: dict[str, list[int]] = {}
+        for i, messages in enumerate(prompts):
+            key = cache_key(self.identity, messages, self.settings)
+            entry = self.cache.get(key) if self.cache else None
+            if entry is not None and isinstance(entry.get("reply"), str):
+                replies[i] = JudgeReply(entry["reply"], cached=True)
+                self.cache_hits += 1
+                on_done(1)
+            else:
+                todo.setdefault(key, []).append(i)
+        keys = list(todo)
+
+        def finished(j: int, reply) -> None:
+            key, indices = keys[j], todo[keys[j]]
+            if reply.ok and self.cache:
+                self.cache.put(key, {"model": self.identity, "settings": self.settings,
+                                     "messages": prompts[indices[0]], "reply": reply.content,
+                                     "finish_reason": reply.finish_reason, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+            for n, i in enumerate(indices):
+                replies[i] = JudgeReply(reply.content if reply.ok else None, reply.error,
+                                        cached=n > 0, requests=reply.attempts if n == 0 else 0)
+            on_done(len(indices))
+
+        self.client.complete_all([ChatRequest(prompts[todo[k][0]], dict(self.settings)) for k in keys], finished)
+        return replies  # type: ignore[return-value]

@@ -1,0 +1,89 @@
+"""What `--judge ...` asked for: which judge, how to reach it, and how hard to try.
+
+`url` is an OpenAI-compatible base URL (`http://127.0.0.1:8000/v1`, with `--judge-model`) or
+`local:MODEL` (any --ckpt value; `harness serve` is started for the run). Only the *name* of the
+environment variable holding the API key is kept (it lands in config.json); the key itself is
+read from the environment when requests are sent and is never written anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.errors import HarnessError
+from harness.openai_client import EndpointSettings, check_endpoint_url, looks_like_url
+
+LOCAL_PREFIX = "local:"
+
+
+@dataclass
+class JudgeOptions:
+    url: str  # http(s)://... or local:MODEL
+    model: str | None = None  # required for a URL; for local: the served id (set when started)
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    timeout_s: float = 60.0
+    retries: int = 4
+    backoff_s: float = 1.0
+    max_tokens: int = 1024
+    cache_dir: str | None = None  # None: ~/.cache/sft-harness/judge ($SFT_HARNESS_CACHE/judge)
+
+    @property
+    def local_model(self) -> str | None:
+        return self.url[len(LOCAL_PREFIX):] if self.url.startswith(LOCAL_PREFIX) else None
+
+    def endpoint(self, base_url: str) -> EndpointSettings:
+        return EndpointSettings(
+            base_url=base_url, api_key_env=self.api_key_env, timeout_s=self.timeout_s,
+            retries=self.retries, backoff_s=self.backoff_s, concurrency=self.concurrency,
+        )
+
+    def check(self) -> "JudgeOptions":
+        """Validate (one clear HarnessError per problem); returns self with the URL normalised."""
+        if self.url.startswith(LOCAL_PREFIX):
+            if not self.local_model:
+                raise HarnessError("--judge local: needs a model, e.g. --judge local:smollm2-135m-instruct")
+            if self.model:
+                raise HarnessError("--judge-model is set by --judge local:MODEL itself; drop --judge-model")
+            from harness.checkpoint import resolve_checkpoint
+
+            try:  # now, not after the whole generation phase
+                resolve_checkpoint(self.local_model)
+            except HarnessError as e:
+                raise HarnessError(f"--judge {self.url}: {e}") from None
+        elif looks_like_url(self.url):
+            self.url = check_endpoint_url(self.url, "--judge")
+            if not self.model:
+                raise HarnessError(f"--judge {self.url} needs --judge-model NAME (the judge model's id at that endpoint)")
+        else:
+            raise HarnessError(
+                f"--judge {self.url!r}: expected an http(s) URL of an OpenAI-compatible API "
+                "(e.g. http://127.0.0.1:8000/v1 with --judge-model NAME) or local:MODEL (e.g. local:smollm2-135m-instruct)"
+            )
+        for name, value, low in (("--judge-concurrency", self.concurrency, 1), ("--judge-retries", self.retries, 0),
+                                 ("--judge-max-tokens", self.max_tokens, 1)):
+            if value < low:
+                raise HarnessError(f"{name} must be >= {low}, got {value}")
+        for name, value in (("--judge-timeout", self.timeout_s), ("--judge-backoff", self.backoff_s)):
+            if value < 0 or (name == "--judge-timeout" and value == 0):
+                raise HarnessError(f"{name} must be {'> 0' if name == '--judge-timeout' else '>= 0'} seconds, got {value}")
+        if not self.api_key_env.strip():
+            raise HarnessError("--judge-api-key-env must name an environment variable, e.g. OPENAI_API_KEY")
+        return self
+
+    def describe(self) -> dict:
+        """config.json's `judge` section: where, which model, how, and the template hashes.
+        The key's environment variable is named; the key is not."""
+        from judges.cache import default_cache_dir
+        from judges.templates import template_hashes
+
+        return {
+            "endpoint": self.url,
+            "model": self.model or self.local_model,
+            "api_key_env": self.api_key_env if self.local_model is None else None,
+            "request": {"temperature": 0.0, "max_tokens": self.max_tokens},
+            "concurrency": self.concurrency, "timeout_s": self.timeout_s,
+            "retries": self.retries, "backoff_s": self.backoff_s,
+            "cache_dir": str(self.cache_dir or default_cache_dir()),
+            "templates": template_hashes(),
+        }

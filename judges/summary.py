@@ -1,0 +1,63 @@
+"""summary.json's `judge` section, from judge.jsonl: requests, cache hits, errors and parse
+failures per task; pairwise win / tie / loss with 95% CIs and swap agreement; the judge vs the
+built-in refusal classifier (raw agreement, Cohen's kappa)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.stats import bootstrap_ci
+from judges.agreement import agreement_stats
+from judges.phase import JUDGE_ERROR, OK, PARSE_FAILURE
+
+
+def _share(indicator: list[float]) -> dict:
+    if not indicator:
+        return {"value": None, "ci": None}
+    x = np.array(indicator, float)
+    return {"value": float(x.mean()), "ci": list(bootstrap_ci(x))}
+
+
+def pairwise_stats(rows: list[dict]) -> dict:
+    scored = [r for r in rows if r["status"] == OK]
+    outcomes = [r["verdict"] for r in scored]
+    return {
+        "n": len(scored),
+        "unscored": len(rows) - len(scored),
+        "win": outcomes.count("win"), "tie": outcomes.count("tie"), "loss": outcomes.count("loss"),
+        "win_share": _share([float(o == "win") for o in outcomes]),
+        "tie_share": _share([float(o == "tie") for o in outcomes]),
+        "loss_share": _share([float(o == "loss") for o in outcomes]),
+        "win_rate": _share([{"win": 1.0, "tie": 0.5, "loss": 0.0}[o] for o in outcomes]),  # ties count half
+        "swap_agreement": _share([float(r["swap_agreement"]) for r in scored]),
+    }
+
+
+def refusal_agreement(rows: list[dict]) -> dict:
+    pairs = [(r["verdict"], r["builtin"]) for r in rows if r["status"] == OK and r.get("builtin")]
+    binary = [("refused" if j != "compliance" else "complied", "refused" if b != "compliance" else "complied") for j, b in pairs]
+    return {
+        "labels": agreement_stats([j for j, _ in pairs], [b for _, b in pairs]),
+        "binary": agreement_stats([j for j, _ in binary], [b for _, b in binary]),
+    }
+
+
+def judge_summary(rows: list[dict], config_judge: dict | None) -> dict:
+    cfg = config_judge or {}
+    out = {"endpoint": cfg.get("endpoint"), "model": cfg.get("model"), "tasks": {}, "pairwise": {}, "refusal_agreement": {}}
+    for row in rows:
+        t = out["tasks"].setdefault(row["task"], {"judgments": 0, "requests": 0, "cache_hits": 0,
+                                                 "judge_errors": 0, "parse_failures": 0})
+        t["judgments"] += 1
+        t["requests"] += row.get("requests", 0)
+        t["cache_hits"] += row.get("cached", 0)
+        t["judge_errors"] += row["status"] == JUDGE_ERROR
+        t["parse_failures"] += row["status"] == PARSE_FAILURE
+    for task in out["tasks"]:
+        pairwise = [r for r in rows if r["task"] == task and r["kind"] == "pairwise"]
+        if pairwise:
+            out["pairwise"][task] = pairwise_stats(pairwise)
+        refusals = [r for r in rows if r["task"] == task and r["kind"] == "refusal"]
+        if refusals:
+            out["refusal_agreement"][task] = refusal_agreement(refusals)
+    return out

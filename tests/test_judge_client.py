@@ -1,0 +1,118 @@
+"""The judge client against real HTTP servers on 127.0.0.1 with the real openai client:
+retries with backoff on 500/429/timeouts, no retry on 4xx, give-up on a dead endpoint,
+bounded concurrency, and the disk cache (a rerun sends no request)."""
+
+from __future__ import annotations
+
+import time
+
+from judge_servers import ScriptedJudge, closed_port, running
+
+from harness.openai_client import ChatClient, ChatRequest, EndpointSettings
+from judges.cache import JudgeCache
+from judges.client import Judge
+from judges.local import JudgeTarget
+from judges.options import JudgeOptions
+
+PAIR_PROMPT = [{"role": "user", "content": "[The Start of Answer A]\nlong answer\n[The End of Answer A]\n\n"
+                                           "[The Start of Answer B]\nshort\n[The End of Answer B]"}]
+
+
+def _client(url, **kw) -> ChatClient:
+    settings = dict(base_url=url, retries=3, backoff_s=0.01, timeout_s=5.0) | kw
+    return ChatClient(EndpointSettings(**settings), "scripted-judge")
+
+
+def test_retries_500_and_429_then_succeeds():
+    judge = ScriptedJudge(fail_first=[500, 429, 503])
+    with running(judge) as url:
+        client = _client(url)
+        (reply,) = client.complete_all([ChatRequest(PAIR_PROMPT)])
+    assert reply.ok, reply.error
+    assert "Verdict: [[A]]" in reply.content
+    assert reply.attempts == 4 and judge.requests == 4 and client.retries == 3
+
+
+def test_gives_up_after_the_retries_with_the_last_error():
+    judge = ScriptedJudge(fail_first=[500] * 10)
+    with running(judge) as url:
+        (reply,) = _client(url, retries=2).complete_all([ChatRequest(PAIR_PROMPT)])
+    assert not reply.ok and judge.requests == 3
+    assert "HTTP 500" in reply.error and "scripted failure 500" in reply.error and "3 attempts" in reply.error
+
+
+def test_backoff_doubles():
+    waits = []
+
+    async def record(seconds):
+        waits.append(seconds)
+
+    judge = ScriptedJudge(fail_first=[500, 500, 500])
+    with running(judge) as url:
+        client = ChatClient(EndpointSettings(base_url=url, retries=3, backoff_s=0.5), "m", sleep=record)
+        (reply,) = client.complete_all([ChatRequest(PAIR_PROMPT)])
+    assert reply.ok and waits == [0.5, 1.0, 2.0]
+
+
+def test_a_client_error_is_not_retried():
+    judge = ScriptedJudge(fail_first=[400])
+    with running(judge) as url:
+        (reply,) = _client(url).complete_all([ChatRequest(PAIR_PROMPT)])
+    assert not reply.ok and judge.requests == 1 and reply.error.startswith("HTTP 400")
+
+
+def test_a_timeout_is_retried():
+    judge = ScriptedJudge(stall_first_s=3.0, stall_count=1)
+    with running(judge) as url:
+        client = _client(url, timeout_s=1.0)
+        (reply,) = client.complete_all([ChatRequest(PAIR_PROMPT)])
+    assert reply.ok and reply.attempts == 2 and judge.requests == 2
+
+
+def test_a_dead_endpoint_fails_fast_and_gives_up():
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    client = _client(url, retries=1, concurrency=2, give_up_after=3)
+    t0 = time.perf_counter()
+    replies = client.complete_all([ChatRequest(PAIR_PROMPT)] * 20)
+    assert time.perf_counter() - t0 < 10
+    assert all(not r.ok for r in replies)
+    assert "connection error" in replies[0].error
+    assert sum("gave up: the endpoint failed 3 requests in a row" in r.error for r in replies) >= 15
+    assert client.http_attempts <= 2 * 5  # only the first few were ever sent
+
+
+def test_concurrency_is_bounded_and_used():
+    judge = ScriptedJudge(stall_first_s=0.4, stall_count=8)
+    with running(judge) as url:
+        replies = _client(url, concurrency=4).complete_all([ChatRequest(PAIR_PROMPT)] * 8)
+    assert all(r.ok for r in replies) and judge.requests == 8
+    assert judge.max_in_flight == 4  # 4 at a time: not one by one, not all 8 at once
+
+
+def test_cache_makes_a_rerun_free_and_keys_on_the_prompt(tmp_path):
+    judge = ScriptedJudge()
+    prompts = [PAIR_PROMPT, [{"role": "user", "content": "other"}], PAIR_PROMPT]
+    with running(judge) as url:
+        opts = JudgeOptions(url=url, model="scripted-judge", cache_dir=str(tmp_path), backoff_s=0.01)
+        target = JudgeTarget(url, "scripted-judge", "scripted-judge", "OPENAI_API_KEY")
+        first = Judge(opts, target, cache=JudgeCache(tmp_path)).ask_all(prompts)
+        assert judge.requests == 2  # the repeated prompt is sent once
+        assert [r.cached for r in first] == [False, False, True]
+        second_judge = Judge(opts, target, cache=JudgeCache(tmp_path))
+        second = second_judge.ask_all(prompts)
+        assert judge.requests == 2 and second_judge.http_requests == 0
+        assert all(r.cached for r in second) and [r.text for r in second] == [r.text for r in first]
+        opts.max_tokens = 77  # other settings: other key
+        Judge(opts, target, cache=JudgeCache(tmp_path)).ask_all([PAIR_PROMPT])
+        assert judge.requests == 3
+
+
+def test_failures_are_not_cached(tmp_path):
+    judge = ScriptedJudge(fail_first=[400])
+    with running(judge) as url:
+        opts = JudgeOptions(url=url, model="m", backoff_s=0.01)
+        target = JudgeTarget(url, "m", "m", "OPENAI_API_KEY")
+        (bad,) = Judge(opts, target, cache=JudgeCache(tmp_path)).ask_all([PAIR_PROMPT])
+        (good,) = Judge(opts, target, cache=JudgeCache(tmp_path)).ask_all([PAIR_PROMPT])
+    assert bad.error and not bad.cached
+    assert good.text and not good.cached and judge.requests == 2

@@ -1,0 +1,123 @@
+"""`harness serve` on the tiny model, spoken to with the real openai client over 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import openai
+import pytest
+
+from harness.backends.hf import HFBackend
+from harness.checkpoint import resolve_checkpoint
+from harness.generation import GenerationSettings
+from harness.serve import build_app, serve_in_background
+
+HELLO = [{"role": "user", "content": "用三句话介绍量子计算"}]
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_adapter):
+    return HFBackend(resolve_checkpoint(str(tiny_adapter)))
+
+
+@pytest.fixture(scope="module")
+def served(backend):
+    app = build_app(backend, "tiny-sft")
+    with serve_in_background(app) as url:
+        yield url, app
+
+
+def _client(url, key="EMPTY"):
+    return openai.OpenAI(base_url=url, api_key=key, max_retries=0, timeout=60)
+
+
+def test_models_and_a_completion_match_the_backend(served, backend):
+    url, _ = served
+    assert url.startswith("http://127.0.0.1:")
+    client = _client(url)
+    assert [m.id for m in client.models.list()] == ["tiny-sft"]
+    resp = client.chat.completions.create(model="tiny-sft", messages=HELLO, max_tokens=7, temperature=0)
+    direct = backend.generate([HELLO], GenerationSettings(max_new_tokens=7))[0]
+    choice = resp.choices[0]
+    assert choice.message.role == "assistant" and choice.message.content == direct.raw
+    assert choice.finish_reason == direct.finish_reason
+    assert resp.usage.prompt_tokens == direct.prompt_tokens
+    assert resp.usage.completion_tokens == direct.completion_tokens
+    assert resp.usage.total_tokens == direct.prompt_tokens + direct.completion_tokens
+    assert resp.model == "tiny-sft"
+
+
+def test_vllm_style_extras_are_accepted(served):
+    url, _ = served
+    resp = _client(url).chat.completions.create(
+        model="tiny-sft", messages=HELLO, max_tokens=4, temperature=0.8, top_p=0.9, seed=3,
+        extra_body={"top_k": 20, "repetition_penalty": 1.2, "min_p": 0.01, "chat_template_kwargs": {"enable_thinking": False}},
+    )
+    assert resp.usage.completion_tokens <= 4
+
+
+@pytest.mark.parametrize("kwargs, status, fragment", [
+    ({"model": "other"}, 404, "not found"),
+    ({"stream": True}, 400, "streaming not supported"),
+    ({"n": 2}, 400, "n=1"),
+    ({"stop": ["\n"]}, 400, "stop sequences"),
+    ({"temperature": -1}, 400, "temperature must be >= 0"),
+    ({"max_tokens": 0}, 400, "max_new_tokens must be >= 1"),
+])
+def test_bad_requests_get_openai_style_errors(served, kwargs, status, fragment):
+    url, _ = served
+    args = {"model": "tiny-sft", "messages": HELLO, "max_tokens": 3} | kwargs
+    with pytest.raises(openai.APIStatusError) as e:
+        _client(url).chat.completions.create(**args)
+    assert e.value.status_code == status
+    assert fragment in e.value.body["message"] if isinstance(e.value.body, dict) else fragment in str(e.value)
+
+
+def test_concurrent_requests_are_batched(served):
+    url, app = served
+    client = _client(url)
+    before = len(app.state.generator.batches)
+    prompts = [[{"role": "user", "content": f"count to {i}"}] for i in range(6)]
+    with ThreadPoolExecutor(6) as pool:
+        replies = list(pool.map(lambda m: client.chat.completions.create(model="tiny-sft", messages=m, max_tokens=5), prompts))
+    assert len(replies) == 6
+    sizes = app.state.generator.batches[before:]
+    assert sum(sizes) == 6 and max(sizes) > 1
+
+
+def test_api_key_is_enforced_when_configured(backend):
+    app = build_app(backend, "tiny-sft", api_key="sk-serve-test")
+    with serve_in_background(app) as url:
+        with pytest.raises(openai.AuthenticationError):
+            _client(url, key="wrong").models.list()
+        assert [m.id for m in _client(url, key="sk-serve-test").models.list()] == ["tiny-sft"]
+
+
+def test_harness_serve_command(tiny_model, tmp_path):
+    """The CLI entry: starts on 127.0.0.1, answers, stops on SIGTERM."""
+    from judge_servers import closed_port
+
+    port = closed_port()
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--model", str(tiny_model), "--port", str(port),
+                             "--model-name", "tiny"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        client = _client(f"http://127.0.0.1:{port}/v1")
+        deadline = time.time() + 90
+        while True:
+            try:
+                assert [m.id for m in client.models.list()] == ["tiny"]
+                break
+            except openai.APIConnectionError:
+                assert proc.poll() is None, proc.stdout.read()
+                assert time.time() < deadline, "harness serve did not start"
+                time.sleep(0.2)
+        resp = client.chat.completions.create(model="tiny", messages=HELLO, max_tokens=3)
+        assert resp.usage.completion_tokens <= 3
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
