@@ -112,7 +112,3 @@ def _write_jsonl_atomically(path: Path, rows: list[dict]) -> None:
     else:
         os.chmod(tmp, 0o644)
     os.replace(tmp, path)
-
-
-def record_key(role: str, task: str, sample_id: str) -> tuple[str, str, str]:
-    return (role, task, sample_id)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-import pytest
-
-from conftest import CHATML_TEMPLATE, build_tiny_model
+from conftest import build_tiny_model
 
 
 def assert_one_line_error(code, err, *fragments):
@@ -120,7 +118,6 @@ def test_resume_of_a_directory_that_is_not_a_run(harness_cli, tmp_path):
     assert_one_line_error(code, err, "not a run directory")
 
 
-@pytest.mark.parametrize("template", [CHATML_TEMPLATE])
-def test_suites_lists_lab1(harness_cli, template):
+def test_suites_lists_lab1(harness_cli):
     code, out, _ = harness_cli("suites")
     assert code == 0 and "lab1" in out and "safety" in out and "over_refusal_rate" in out
