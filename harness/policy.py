@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.suite import BUILTIN_SUITES, check_keys, key_line, load_yaml
+from harness.suite import BUILTIN_SUITES
+from harness.yaml_lines import check_keys, key_line, load_yaml
 
 POLICIES_DIR = BUILTIN_SUITES / "policies"
 RULE_KEYS = {"min", "max", "max_drop", "significant"}

@@ -23,35 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.errors import HarnessError
 from harness.generation import GenerationSettings
 from harness.jsonl import read_jsonl
+from harness.yaml_lines import check_keys, key_line, line_of as _line, load_yaml  # noqa: F401  (re-exported)
 from suites.scorers import registered_scorers
 
 BUILTIN_SUITES = Path(__file__).resolve().parent.parent / "suites"
 TASK_KINDS = ("generate", "loglikelihood")
-
-
-class _Node(dict):
-    line: int = 0  # where the mapping starts
-    key_lines: dict  # key -> the line the key is on
-
-
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader whose mappings remember the line they start on (for error messages)."""
-
-
-def _construct_mapping(loader, node):
-    mapping = _Node()
-    mapping.line = node.start_mark.line + 1
-    mapping.key_lines = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
-    yield mapping
-    mapping.update(loader.construct_mapping(node))
-
-
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
 
 @dataclass
@@ -141,16 +120,6 @@ def find_suite(name_or_path: str) -> Path:
         return builtin
     names = ", ".join(p.stem for p in list_suites()) or "none"
     raise HarnessError(f"unknown suite '{name_or_path}'; built-in suites: {names} (or pass a path to a .yaml file)")
-
-
-def load_yaml(path: Path) -> Any:
-    """Parse a YAML file whose mappings know the line of each key (`key_line`); errors name file:line."""
-    try:
-        return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_LineLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise HarnessError(f"{where}: YAML error: {getattr(e, 'problem', None) or e}") from None
 
 
 def load_suite(
@@ -336,21 +305,3 @@ def _metric(name, spec, path, scorer_ids) -> MetricSpec:
 
 def _all_scorer_ids(tasks: dict[str, Task]) -> dict[str, ScorerSpec]:
     return {s.id: s for t in tasks.values() for s in t.scorers}
-
-
-def check_keys(mapping: dict, allowed: set[str], path: Path, what: str) -> None:
-    unknown = sorted(set(mapping) - allowed)
-    if unknown:
-        raise HarnessError(
-            f"{path}:{key_line(mapping, unknown[0])}: {what}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(allowed))}"
-        )
-
-
-def _line(node) -> int:
-    return getattr(node, "line", 0)
-
-
-def key_line(mapping, key: str) -> int:
-    """The line `key` is on in a mapping from load_yaml (the mapping's own line if unknown)."""
-    return getattr(mapping, "key_lines", {}).get(key, _line(mapping))
-

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from harness.errors import HarnessError
-from harness.suite import _LineLoader, _line  # the line-aware loader, so errors name file:line
+from harness.yaml_lines import line_of as _line, load_yaml  # errors name file:line
 
 
 @dataclass
@@ -89,11 +89,7 @@ def load_train_config(path: str | None, overrides: list[str] | None = None) -> T
         p = Path(path)
         if not p.is_file():
             raise HarnessError(f"training config not found: {path}")
-        try:
-            raw = yaml.load(p.read_text(encoding="utf-8"), Loader=_LineLoader) or {}
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            raise HarnessError(f"{p}{f':{mark.line + 1}' if mark else ''}: YAML error: {getattr(e, 'problem', None) or e}") from None
+        raw = load_yaml(p) or {}
         if not isinstance(raw, dict):
             raise HarnessError(f"{p}: a training config is a mapping of keys")
         where = str(p)
