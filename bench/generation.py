@@ -17,7 +17,7 @@ import torch
 
 from harness.backends.hf import HFBackend
 from harness.checkpoint import resolve_checkpoint
-from harness.generation import GenerationSettings
+from harness.generation_settings import GenerationSettings
 from harness.suite import load_suite, sample_messages
 
 

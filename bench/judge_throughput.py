@@ -20,7 +20,7 @@ from harness.checkpoint import resolve_checkpoint
 from harness.openai_client import ChatClient, ChatRequest, EndpointSettings
 from harness.serve import build_app, serve_in_background
 from harness.suite import load_suite
-from judges.templates import template_for
+from judges.prompt_templates import template_for
 
 
 def judge_requests(n: int, max_tokens: int) -> list[ChatRequest]:

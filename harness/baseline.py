@@ -3,14 +3,17 @@
 `harness baseline save RUN --out FILE` keeps what a paired comparison needs, so the gate works
 from a committed file without the old run directory (or its suite file):
 
-    format, format_version        "sft-harness-baseline", 1
+    format, format_version        "sft-harness-baseline", 2
     created, source_run
-    suite                         name, version, tasks.<task>: {data_hash, n_samples}
-    metric_definitions.<metric>   task (null: pooled), scorer, where, higher_is_better
+    suite                         name, version, tasks.<task>: {data_hash, n_samples, scorers}
+    metric_definitions.<metric>   task (null: pooled), score, where, higher_is_better, roles, aggregate
     roles, models                 as in summary.json
     metrics                       summary.json "metrics"
-    samples                       [{role, task, id, prompt, sample (the fields metrics filter on),
-                                    scores.<scorer id>: {value}, nll_sum, n_tokens}]
+    samples                       [{role, task, id, prompt, sample, output, finish_reason,
+                                    scores.<score id>: {value, label, weight}}]
+
+The answers travel with the scores, so a baseline can be rescored (`harness rescore FILE --out
+NEW`). Format 1 files (scores only; perplexity as nll_sum/n_tokens) are still read.
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ from pathlib import Path
 import jsonschema
 
 from harness.errors import HarnessError
-from harness.snapshot import MetricDef, Snapshot, from_run_dir
-from harness.suite import MetricSpec
+from harness.records import AGGREGATES, MetricDef, SampleRecord, ScoreEntry, join_scores, split_legacy_record
+from harness.snapshot import Snapshot, from_run_dir
 
 FORMAT = "sft-harness-baseline"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
 SCHEMA = {
@@ -46,9 +50,11 @@ SCHEMA = {
         },
         "metric_definitions": {"type": "object", "additionalProperties": {
             "type": "object",
-            "required": ["task", "scorer", "where", "higher_is_better"],
-            "properties": {"task": {"type": ["string", "null"]}, "scorer": {"type": "string"},
-                           "where": {"type": "object"}, "higher_is_better": {"type": "boolean"}},
+            "required": ["task", "where", "higher_is_better"],
+            "anyOf": [{"required": ["score"]}, {"required": ["scorer"]}],
+            "properties": {"task": {"type": ["string", "null"]}, "score": {"type": "string"}, "scorer": {"type": "string"},
+                           "where": {"type": "object"}, "higher_is_better": {"type": "boolean"},
+                           "aggregate": {"enum": list(AGGREGATES)}},
         }},
         "roles": {"type": "array", "items": {"enum": ["base", "ckpt"]}, "minItems": 1},
         "models": {"type": "object"},
@@ -66,7 +72,8 @@ SCHEMA = {
                 "role": {"enum": ["base", "ckpt"]}, "task": {"type": "string"}, "id": {"type": "string"},
                 "prompt": {"type": ["string", "null"]}, "sample": {"type": "object"},
                 "scores": {"type": "object", "additionalProperties": {
-                    "type": "object", "required": ["value"], "properties": {"value": _NUMBER_OR_NULL}}},
+                    "type": "object", "required": ["value"],
+                    "properties": {"value": _NUMBER_OR_NULL, "weight": _NUMBER_OR_NULL}}},
                 "nll_sum": {"type": "number"}, "n_tokens": {"type": "integer", "minimum": 0},
             },
         }},
@@ -85,43 +92,35 @@ def save_baseline(run_dir: str | Path, out: str | Path) -> Path:
 
 
 def baseline_dict(snap: Snapshot) -> dict:
-    where_keys = {k for d in snap.definitions.values() for k in d.spec.where}
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "source_run": snap.source,
+        "rescored_from": snap.rescored_from,
         "suite": {
             "name": snap.suite_name,
             "version": snap.suite_version,
-            "tasks": {t: {"data_hash": h, "n_samples": _count(snap, t)} for t, h in snap.data_hashes.items()},
+            "tasks": {t: {"data_hash": h, "n_samples": _count(snap, t),
+                          "scorers": {k.split("/", 1)[1]: v for k, v in snap.scorers.items() if k.split("/", 1)[0] == t}}
+                      for t, h in snap.data_hashes.items()},
         },
-        "metric_definitions": {
-            name: {"task": d.task, "scorer": d.spec.scorer, "where": d.spec.where,
-                   "higher_is_better": d.spec.higher_is_better}
-            for name, d in snap.definitions.items()
-        },
+        "metric_definitions": {name: d.to_dict() for name, d in snap.definitions.items()},
         "roles": snap.roles,
         "models": snap.models,
         "metrics": snap.metrics,
-        "samples": [_sample_units(r, where_keys) for r in snap.records],
+        "samples": [_sample(r) for r in snap.records],
     }
 
 
 def _count(snap: Snapshot, task: str) -> int:
-    return len({r["id"] for r in snap.records if r["task"] == task})
+    return len({r.id for r in snap.records if r.task == task})
 
 
-def _sample_units(record: dict, where_keys: set[str]) -> dict:
-    """The part of a record metrics are computed from (no answers, no raw text)."""
-    out = {"role": record["role"], "task": record["task"], "id": record["id"], "prompt": record.get("prompt")}
-    sample = record.get("sample") or {}
-    out["sample"] = {k: sample[k] for k in sorted(where_keys) if k in sample}
-    if "scores" in record:
-        out["scores"] = {sid: {"value": s["value"]} for sid, s in record["scores"].items()}
-    for key in ("nll_sum", "n_tokens"):
-        if key in record:
-            out[key] = record[key]
+def _sample(record: SampleRecord) -> dict:
+    """What metrics are computed from, and the answer itself (so the file can be rescored)."""
+    out = {k: v for k, v in record.to_dict().items() if k not in {"raw", "model", "prompt_tokens", "completion_tokens"}}
+    out["scores"] = {sid: s.to_dict() for sid, s in record.scores.items()}
     return out
 
 
@@ -136,9 +135,10 @@ def read_baseline(path: str | Path) -> Snapshot:
         raise HarnessError(f"{path}: not a baseline file (not UTF-8 text); {remake}") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise HarnessError(f"{path}: not a baseline file (no \"format\": \"{FORMAT}\"); give a run directory or {remake}")
-    if doc.get("format_version") != FORMAT_VERSION:
+    if doc.get("format_version") not in READABLE_VERSIONS:
         raise HarnessError(
-            f"{path}: baseline format_version {doc.get('format_version')!r}, this harness reads {FORMAT_VERSION}; {remake}"
+            f"{path}: baseline format_version {doc.get('format_version')!r}, this harness reads "
+            f"{', '.join(map(str, READABLE_VERSIONS))}; {remake}"
         )
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SCHEMA).iter_errors(doc))
     if error is not None:
@@ -149,14 +149,21 @@ def read_baseline(path: str | Path) -> Snapshot:
         suite_name=doc["suite"]["name"],
         suite_version=doc["suite"]["version"],
         data_hashes={t: v["data_hash"] for t, v in doc["suite"]["tasks"].items()},
-        definitions={name: _definition(name, d) for name, d in doc["metric_definitions"].items()},
+        definitions={name: MetricDef.from_dict(name, d) for name, d in doc["metric_definitions"].items()},
         roles=doc["roles"],
         models=doc.get("models", {}),
         metrics=doc["metrics"],
-        records=doc["samples"],
+        records=[_record(row, doc["format_version"]) for row in doc["samples"]],
+        scorers={f"{t}/{sid}": spec for t, v in doc["suite"]["tasks"].items() for sid, spec in v.get("scorers", {}).items()},
+        rescored_from=doc.get("rescored_from"),
     )
 
 
-def _definition(name: str, d: dict) -> MetricDef:
-    spec = MetricSpec(name.split("/", 1)[-1], d["scorer"], dict(d["where"]), d["higher_is_better"])
-    return MetricDef(name, d["task"], spec)
+def _record(row: dict, version: int) -> SampleRecord:
+    row = {"model": "", "prompt": None, "sample": {}, **row}
+    if version == 1:
+        record, score_records = split_legacy_record(row)
+        return join_scores([record], score_records)[0]
+    record = SampleRecord.from_dict(row)
+    record.scores = {sid: ScoreEntry.from_dict(s) for sid, s in row.get("scores", {}).items()}
+    return record

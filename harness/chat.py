@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from harness.generation import GenerationSettings
+from harness.generation_settings import GenerationSettings
 
 CHAT_DEFAULTS = {"temperature": 0.95, "top_k": 20, "top_p": 0.85, "repetition_penalty": 1.2, "max_new_tokens": 1024}
 COMMANDS = "/reset clears the history, /exit quits"

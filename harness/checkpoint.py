@@ -34,6 +34,7 @@ class Checkpoint:
     adapter: str | None = None
     trust_remote_code: bool = False
     endpoint: str | None = None  # an OpenAI-compatible API serving `model` (then nothing is loaded)
+    backend: str = "hf"  # the registered backend that runs it (harness.backends)
 
     @property
     def has_base(self) -> bool:
@@ -97,7 +98,25 @@ def resolve_endpoint(url: str, model_name: str | None) -> Checkpoint:
             f"--ckpt {url} is an API endpoint: name the served model with --model-name NAME "
             "(the id its /v1/models lists)"
         )
-    return Checkpoint(url, model_name, None, False, endpoint=url)
+    return Checkpoint(url, model_name, None, False, endpoint=url, backend="openai")
+
+
+def resolve_model(spec: str, *, base: str | None = None, model_name: str | None = None,
+                  trust_remote_code: bool = False, backend: str | None = None) -> Checkpoint:
+    """Any `--ckpt` value: an endpoint URL (with model_name) or what resolve_checkpoint takes.
+    `backend` picks a registered backend other than the default one (hf; openai for a URL)."""
+    from dataclasses import replace
+
+    from harness.openai_client import looks_like_url
+
+    if looks_like_url(spec):
+        ckpt = resolve_endpoint(spec, model_name)
+    elif model_name:
+        raise HarnessError(f"--model-name names a model at an endpoint; --ckpt {spec} is not a URL "
+                           "(drop --model-name, or give --ckpt http://HOST:PORT/v1)")
+    else:
+        ckpt = resolve_checkpoint(spec, base=base, trust_remote_code=trust_remote_code)
+    return replace(ckpt, backend=backend) if backend else ckpt
 
 
 def _adapter_base(adapter_dir: Path) -> str:

@@ -65,7 +65,7 @@ def _judge_options(args):
 
 
 def cmd_run(args, console: Console) -> int:
-    from harness.generation import parse_cli_overrides
+    from harness.generation_settings import parse_cli_overrides
     from harness.runner import RunRequest, run_suite
 
     if args.resume:
@@ -141,7 +141,7 @@ def _add_score(sub) -> None:
 
 
 def cmd_score(args, console: Console) -> int:
-    from harness.external import score_responses
+    from harness.score_answers import score_responses
 
     score_responses(args.suite, args.task, args.responses, runs_dir=args.runs_dir, name=args.name, console=console)
     return 0
@@ -221,8 +221,8 @@ def _add_watch(sub) -> None:
 
 
 def cmd_watch(args, console: Console) -> int:
-    from harness.generation import parse_cli_overrides
-    from harness.rescore import Rescorer
+    from harness.generation_settings import parse_cli_overrides
+    from harness.checkpoint_scores import Rescorer
     from harness.watch import watch
 
     rescorer = Rescorer(Path(args.directory), args.suite, tasks=args.tasks, max_samples=args.max_samples,
@@ -319,9 +319,9 @@ def _add_serve(sub) -> None:
 
 
 def cmd_serve(args, console: Console) -> int:
-    from harness.backends.hf import HFBackend
+    from harness.backends import make_backend
     from harness.checkpoint import resolve_checkpoint
-    from harness.generation import GenerationSettings, parse_cli_overrides
+    from harness.generation_settings import GenerationSettings, parse_cli_overrides
     from harness.serve import LOOPBACK, build_app, serve_forever
 
     if not 0 <= args.port < 65536:
@@ -336,7 +336,7 @@ def cmd_serve(args, console: Console) -> int:
     defaults = GenerationSettings().updated(parse_cli_overrides(args.gen), "--gen")
     ckpt = resolve_checkpoint(args.model, base=args.base, trust_remote_code=args.trust_remote_code)
     name = args.model_name or args.model
-    app = build_app(HFBackend(ckpt), name, defaults=defaults, api_key=api_key, max_batch_size=args.max_batch_size)
+    app = build_app(make_backend(ckpt), name, defaults=defaults, api_key=api_key, max_batch_size=args.max_batch_size)
     if args.host != LOOPBACK:
         console.print(f"[yellow]listening on {args.host}: other machines can reach this server"
                       f"{'' if api_key else ' (no --api-key-env: anyone can use it)'}[/yellow]")
@@ -359,12 +359,12 @@ def _add_chat(sub) -> None:
 
 def cmd_chat(args, console: Console) -> int:
     from harness.chat import chat_loop, chat_settings
-    from harness.generation import parse_cli_overrides
-    from harness.runner import RunRequest, make_backend, resolve_model
+    from harness.generation_settings import parse_cli_overrides
+    from harness.backends import make_backend
+    from harness.checkpoint import resolve_model
 
     settings = chat_settings(parse_cli_overrides(args.gen))
-    ckpt = resolve_model(RunRequest(suite="", ckpt=args.ckpt, base=args.base, model_name=args.model_name,
-                                    trust_remote_code=args.trust_remote_code))
+    ckpt = resolve_model(args.ckpt, base=args.base, model_name=args.model_name, trust_remote_code=args.trust_remote_code)
     if args.role == "base" and not ckpt.has_base:
         raise HarnessError(f"--role base: {args.ckpt} is not an adapter, so there is no separate base to talk to")
     chat_loop(make_backend(ckpt), settings, system=args.system, role=args.role)

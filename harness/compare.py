@@ -50,6 +50,7 @@ class Comparison:
     role: str
     metrics: list[MetricComparison]
     flips: list[Flip]  # pass -> fail first, then fail -> pass
+    scorer_changes: list[str]  # scorers whose version or settings differ between A and B (why verdicts moved)
 
     def metric(self, name: str) -> MetricComparison | None:
         return next((m for m in self.metrics if m.name == name), None)
@@ -60,15 +61,15 @@ def compare(a: Snapshot, b: Snapshot, role: str = "ckpt") -> Comparison:
     metrics, flips = [], []
     prompts = b.prompts(role)
     for name in b.metrics:
-        higher = b.definitions[name].spec.higher_is_better
-        units_a, units_b = a.units(name, role), b.units(name, role)
+        higher = b.definitions[name].higher_is_better
+        units_a, units_b = a.units(name, role, b.definitions[name]), b.units(name, role)
         metrics.append(MetricComparison(
             name, higher, a.metrics.get(name, {}).get(role), b.metrics[name].get(role), summarize_delta(units_a, units_b)
         ))
-        if b.definitions[name].spec.scorer != "perplexity":
+        if b.definitions[name].aggregate == "mean":
             flips += _flips(name, higher, units_a, units_b, prompts)
     flips.sort(key=lambda f: not f.worse)  # stable: metric order kept within each group
-    return Comparison(a, b, role, metrics, flips)
+    return Comparison(a, b, role, metrics, flips, scorer_changes(a, b))
 
 
 def _flips(metric: str, higher_is_better: bool, units_a, units_b, prompts: dict) -> list[Flip]:
@@ -81,6 +82,23 @@ def _flips(metric: str, higher_is_better: bool, units_a, units_b, prompts: dict)
         task, sample_id = key.split("/", 1)
         out.append(Flip(metric, task, sample_id, prompts.get((task, sample_id)), float(before), float(after), higher_is_better))
     return out
+
+
+def scorer_changes(a: Snapshot, b: Snapshot) -> list[str]:
+    """'safety/refusal: refusal version 1 -> 2' for every scorer both ran with other versions or settings."""
+    out = []
+    for key in sorted(set(a.scorers) & set(b.scorers)):
+        sa, sb = a.scorers[key], b.scorers[key]
+        if sa == sb:
+            continue
+        va, vb = sa.get("version", "1"), sb.get("version", "1")
+        what = f"version {va} -> {vb}" if va != vb else f"settings {_params(sa)} -> {_params(sb)}"
+        out.append(f"{key}: {sb.get('scorer', key)} {what}")
+    return out
+
+
+def _params(spec: dict) -> str:
+    return str({k: v for k, v in spec.items() if k not in {"scorer", "version"}})
 
 
 def require_comparable(a: Snapshot, b: Snapshot, role: str) -> None:

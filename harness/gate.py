@@ -79,7 +79,7 @@ def run_gate(run: Snapshot, policy: Policy, baseline: Snapshot | None = None, ro
 
 
 def _verdict(rule: Rule, run: Snapshot, comparison: Comparison | None, role: str) -> MetricVerdict:
-    higher = run.definitions[rule.metric].spec.higher_is_better
+    higher = run.definitions[rule.metric].higher_is_better
     entry = run.metrics.get(rule.metric, {}).get(role)
     paired = comparison.metric(rule.metric) if comparison else None
     verdict = MetricVerdict(rule.metric, higher, entry["value"] if entry else None,

@@ -1,6 +1,9 @@
-"""From per-sample records to metrics: value, n, 95% CI, unscored count; and base-vs-ckpt deltas.
+"""From scored records to metrics: value, n, 95% CI, unscored count; and base-vs-ckpt deltas.
 
-A metric with no scored sample has value None ("no data"), never 0.
+A metric is a MetricDef (harness.records): which score it reads, which samples (`where`, task or
+pooled), which roles, and how values aggregate: "mean" (a rate or mean score), "perplexity"
+(exp of summed values over summed weights: NLL over tokens) or "ratio" (summed values over summed
+weights). A metric with no scored sample has value None ("no data"), never 0.
 """
 
 from __future__ import annotations
@@ -9,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.records import MetricDef, SampleRecord
 from harness.stats import bootstrap_ci, paired_bootstrap_delta, ratio_stat
-from harness.suite import MetricSpec, Suite
 
 
 @dataclass
@@ -21,32 +24,29 @@ class Units:
     num: np.ndarray
     den: np.ndarray
     unscored: int
-    perplexity: bool
+    aggregate: str
 
     def transform(self, x):
-        return np.exp(x) if self.perplexity else x
+        return np.exp(x) if self.aggregate == "perplexity" else x
 
 
-def metric_units(records: list[dict], metric: MetricSpec, role: str) -> Units:
+def metric_units(records: list[SampleRecord], metric: MetricDef, role: str) -> Units:
     keys, num, den, unscored = [], [], [], 0
     for r in records:
-        if r["role"] != role or not metric.selects(r.get("sample", {})):
+        if r.role != role or (metric.task is not None and r.task != metric.task) or not metric.selects(r.sample or {}):
             continue
-        key = f"{r['task']}/{r['id']}"
-        if metric.scorer == "perplexity":
-            if r.get("nll_sum") is not None and r["n_tokens"] > 0:
-                keys.append(key), num.append(r["nll_sum"]), den.append(r["n_tokens"])
-            elif "nll_sum" in r and r["nll_sum"] is None:
-                unscored += 1  # the backend has no loglikelihoods (an API endpoint)
-            continue
-        score = r.get("scores", {}).get(metric.scorer)
+        score = r.scores.get(metric.score)
         if score is None:
             continue  # the scorer does not apply to this sample
-        if score["value"] is None:
+        if score.value is None:
             unscored += 1
             continue
-        keys.append(key), num.append(score["value"]), den.append(1.0)
-    return Units(keys, np.array(num, float), np.array(den, float), unscored, metric.scorer == "perplexity")
+        weight = 1.0 if metric.aggregate == "mean" else score.weight
+        if not weight:
+            unscored += 1  # a ratio without its denominator cannot be counted
+            continue
+        keys.append(f"{r.task}/{r.id}"), num.append(score.value), den.append(weight)
+    return Units(keys, np.array(num, float), np.array(den, float), unscored, metric.aggregate)
 
 
 def summarize_metric(units: Units, seed: int = 0) -> dict:
@@ -72,32 +72,15 @@ def summarize_delta(a: Units, b: Units, seed: int = 0) -> dict:
     return {"value": delta, "n": len(shared), "ci": [lo, hi], "significant": bool(lo > 0 or hi < 0)}
 
 
-def all_metrics(suite: Suite) -> list[tuple[str, MetricSpec, str | None]]:
-    """(full name, spec, task or None if pooled) for every metric, e.g. 'format/json_validity_strict'."""
-    out = []
-    for task in suite.tasks.values():
-        for m in task.metrics:
-            out.append((f"{task.name}/{m.name}", m, task.name))
-    for group, m in suite.pooled:
-        out.append((f"{group}/{m.name}", m, None))
-    return out
-
-
-def scoped_units(records: list[dict], spec: MetricSpec, task_name: str | None, role: str) -> Units:
-    """Units of a task's metric (task_name None: a pooled metric, over every task's records)."""
-    scoped = [r for r in records if task_name is None or r["task"] == task_name]
-    return metric_units(scoped, spec, role)
-
-
-def summarize(suite: Suite, records: list[dict], roles: list[str]) -> dict:
+def summarize(definitions: list[MetricDef], records: list[SampleRecord], roles: list[str]) -> dict:
     metrics = {}
-    for full_name, spec, task_name in all_metrics(suite):
-        units = {role: scoped_units(records, spec, task_name, role) for role in roles}
-        entry = {"higher_is_better": spec.higher_is_better}
-        has = [role for role in roles if spec.roles is None or role in spec.roles]
+    for metric in definitions:
+        units = {role: metric_units(records, metric, role) for role in roles}
+        entry = {"higher_is_better": metric.higher_is_better}
+        has = [role for role in roles if metric.roles is None or role in metric.roles]
         for role in has:
             entry[role] = summarize_metric(units[role])
         if "base" in has and "ckpt" in has:
             entry["delta"] = summarize_delta(units["base"], units["ckpt"])
-        metrics[full_name] = entry
+        metrics[metric.name] = entry
     return metrics

@@ -1,11 +1,17 @@
 """A run is a directory (schema in docs/run-directory.md):
 
-    config.json     what was run: suite (version hash, per-task data hashes, generation settings),
-                    models (weights/adapter hashes), chat template hash, package versions, invocation
-    samples.jsonl   one record per (role, task, sample), appended and flushed as each finishes
+    config.json     what was run: suite (version hash, per-task data hashes, generation settings,
+                    scorers with versions), metric definitions, models (weights/adapter hashes),
+                    chat template hash, package versions, invocation; format_version
+    samples.jsonl   one SampleRecord per (role, task, sample): the answers, appended as each finishes
+    scores.jsonl    one ScoreRecord per (sample record, scorer), appended as each is scored
     summary.json    metric -> {role: {value, n, ci, unscored}, delta: {...}}
     report.md       the same numbers, plus the side-by-side answers
-    judge.jsonl     runs with --judge: one line per judgment (the verdict file, docs/judge.md)
+    judge.jsonl     runs with --judge: one line per judgment (derived from scores.jsonl, for
+                    `harness judge-agreement`; docs/judge.md)
+
+Run directories of format 1 (before scoring was its own stage) are read as they are: their
+samples.jsonl lines carry the scores, and are split on reading (harness.records).
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.jsonl import JsonlAppender, iter_complete_rows
+from harness.records import RUN_FORMAT_VERSION, MetricDef, SampleRecord, ScoreRecord, join_scores, split_legacy_record
 
-CONFIG, SAMPLES, SUMMARY, REPORT, JUDGE = "config.json", "samples.jsonl", "summary.json", "report.md", "judge.jsonl"
+CONFIG, SAMPLES, SCORES, SUMMARY, REPORT, JUDGE = (
+    "config.json", "samples.jsonl", "scores.jsonl", "summary.json", "report.md", "judge.jsonl")
 _VERSIONED = ["sft-harness", "torch", "transformers", "peft", "trl", "accelerate", "jsonschema", "openai"]
 
 
@@ -61,30 +69,56 @@ class RunDir:
 
     # config
     def write_config(self, config: dict) -> None:
+        config = {"format_version": RUN_FORMAT_VERSION, **config}
         (self.path / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
     def config(self) -> dict:
         return json.loads((self.path / CONFIG).read_text(encoding="utf-8"))
 
-    # samples
-    def records(self) -> list[dict]:
-        return list(iter_complete_rows(self.path / SAMPLES))
+    @property
+    def legacy(self) -> bool:
+        """Written before scoring was its own stage (scores inside samples.jsonl)."""
+        return self.config().get("format_version", 1) < 2
+
+    def metric_definitions(self) -> list[MetricDef] | None:
+        """The metric definitions stored with the run (None for a format-1 run, which has none)."""
+        stored = self.config().get("metric_definitions")
+        return None if stored is None else [MetricDef.from_dict(n, d) for n, d in stored.items()]
+
+    # answers
+    def records(self) -> list[SampleRecord]:
+        rows = iter_complete_rows(self.path / SAMPLES)
+        if self.legacy:
+            return [split_legacy_record(row)[0] for row in rows]
+        return [SampleRecord.from_dict(row) for row in rows]
 
     def appender(self) -> JsonlAppender:
         return JsonlAppender(self.path / SAMPLES)
 
-    def rewrite_records(self, records: list[dict]) -> None:
-        """Replace samples.jsonl at once (the judge phase adds its scores to finished records)."""
-        _write_jsonl_atomically(self.path / SAMPLES, records)
+    # scores
+    def score_records(self) -> list[ScoreRecord]:
+        if self.legacy:
+            return [sr for row in iter_complete_rows(self.path / SAMPLES) for sr in split_legacy_record(row)[1]]
+        return [ScoreRecord.from_dict(row) for row in iter_complete_rows(self.path / SCORES)]
 
-    # judge verdicts
+    def score_appender(self) -> JsonlAppender:
+        return JsonlAppender(self.path / SCORES)
+
+    def scored(self) -> list[SampleRecord]:
+        """The answers with every score entry joined onto them."""
+        return join_scores(self.records(), self.score_records())
+
+    # judge verdicts (a derived view of the judge scorers' details)
     def write_judgments(self, rows: list[dict]) -> None:
         _write_jsonl_atomically(self.path / JUDGE, rows)
 
     def judgments(self) -> list[dict] | None:
-        """judge.jsonl's rows, or None for a run without a judge."""
-        f = self.path / JUDGE
-        return list(iter_complete_rows(f)) if f.is_file() else None
+        """One row per judgment, or None for a run without a judge."""
+        if self.legacy:
+            f = self.path / JUDGE
+            return list(iter_complete_rows(f)) if f.is_file() else None
+        rows = [sr.details["judgment"] for sr in self.score_records() if sr.details and "judgment" in sr.details]
+        return rows or None
 
     # results
     def write_summary(self, summary: dict) -> None:

@@ -1,9 +1,12 @@
-"""One evaluation run: suite x models -> records (appended as they finish) -> summary -> reports.
+"""`harness run`: generate -> score -> summarise -> render, each stage resumable.
 
-`run_suite` is what `harness run` does. Its pieces are reusable: `execute` scores pending samples
-with an already loaded backend (the trainer's rescoring callback uses it), `finish` writes the
-summary and report from whatever records the run directory holds. With --judge, `judge_phase`
-(judges/phase.py) runs between the two: pairwise judging needs every answer of both roles.
+    generate   answers only, appended to samples.jsonl as each batch finishes (`execute`)
+    score      every scorer of the suite, judges included (harness.scoring -> scores.jsonl)
+    summarise  metrics from the definitions stored with the run (harness.metrics -> summary.json)
+    render     Rich table and report.md (reports/)
+
+The pieces are reusable: the trainer's rescoring callback calls `execute` with its own loaded
+backend, `harness score` and `harness rescore` skip generation, and all of them end in `finish`.
 """
 
 from __future__ import annotations
@@ -16,15 +19,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from harness.backends import make_backend
 from harness.backends.base import Generation
-from harness.checkpoint import Checkpoint, resolve_checkpoint, resolve_endpoint
+from harness.checkpoint import Checkpoint, resolve_model
 from harness.errors import HarnessError
 from harness.metrics import summarize
-from harness.openai_client import looks_like_url
+from harness.records import SampleRecord
 from harness.rundir import RunDir, package_versions
+from harness.scoring import ScoringContext, score_run
 from harness.suite import Suite, Task, load_suite, sample_messages, sample_prompt
+from reports.progress import progress_for
 
 if TYPE_CHECKING:
     from judges.options import JudgeOptions
@@ -45,6 +50,7 @@ class RunRequest:
     trust_remote_code: bool = False
     runs_dir: str = "runs"
     model_name: str | None = None  # the served model's id when ckpt is an endpoint URL
+    backend: str | None = None  # a registered backend other than the default (hf; openai for a URL)
     judge: JudgeOptions | None = None
 
     def __post_init__(self):
@@ -54,24 +60,9 @@ class RunRequest:
             self.judge = JudgeOptions(**self.judge)
 
 
-def resolve_model(request: RunRequest) -> Checkpoint:
-    if looks_like_url(request.ckpt):
-        return resolve_endpoint(request.ckpt, request.model_name)
-    if request.model_name:
-        raise HarnessError(f"--model-name names a model at an endpoint; --ckpt {request.ckpt} is not a URL "
-                           "(drop --model-name, or give --ckpt http://HOST:PORT/v1)")
-    return resolve_checkpoint(request.ckpt, base=request.base, trust_remote_code=request.trust_remote_code)
-
-
-def make_backend(ckpt: Checkpoint):
-    """The hf backend for local models, the openai backend for an endpoint."""
-    if ckpt.endpoint:
-        from harness.backends.openai_backend import OpenAIBackend
-
-        return OpenAIBackend(ckpt)
-    from harness.backends.hf import HFBackend
-
-    return HFBackend(ckpt)
+def checkpoint_of(request: RunRequest) -> Checkpoint:
+    return resolve_model(request.ckpt, base=request.base, model_name=request.model_name,
+                         trust_remote_code=request.trust_remote_code, backend=request.backend)
 
 
 def roles_for(ckpt: Checkpoint, no_base: bool) -> list[str]:
@@ -84,11 +75,18 @@ def run_suite(request: RunRequest, *, resume: str | None = None, console: Consol
     if resume:
         run = RunDir.open_existing(resume)
         saved = run.config()
+        if run.legacy:
+            raise HarnessError(f"{resume}: written by an older sft-harness (run format 1); it cannot be resumed, "
+                               "only rescored (`harness rescore`) or compared")
         request = RunRequest(**saved["invocation"])
     suite = load_suite(request.suite, tasks=request.tasks, data_overrides=request.data, gen_overrides=request.gen)
-    if request.judge:
-        _add_judge_metrics(suite)
-    ckpt = resolve_model(request)
+    context = scoring_context(request, console)
+    if request.judge and not any(s.info.requires for t in suite.tasks.values() for s in t.scorers):
+        raise HarnessError(
+            f"--judge: no selected task of suite {suite.name} has a judge scorer (judge_pairwise, judge_rubric, "
+            f"judge_refusal in its YAML; lab1: compare10, safety); selected: {', '.join(suite.tasks)}"
+        )
+    ckpt = checkpoint_of(request)
     roles = roles_for(ckpt, request.no_base)
     backend = None
     if resume:
@@ -105,29 +103,21 @@ def run_suite(request: RunRequest, *, resume: str | None = None, console: Consol
     if pending and backend is None:
         backend = make_backend(ckpt)
     if not resume:
-        run.write_config(build_config(request, suite, ckpt, roles, backend))
+        run.write_config(build_config(request, suite, ckpt, roles, backend, context.available))
     console.print(f"[bold]Run[/bold] {run.path}  suite={suite.name}  ckpt={ckpt.spec}  roles={', '.join(roles)}")
     if pending:
         execute(suite, backend, pending, run, console=console, model_names=_model_names(ckpt))
-    if request.judge:
-        from judges.phase import judge_phase
-
-        judge_phase(run, suite, roles, request.judge, console=console)
+    score_run(run, suite, context)
     finish(run, suite, roles, console=console)
     return run
 
 
-def _add_judge_metrics(suite: Suite) -> None:
-    from judges.metrics import add_judge_metrics
-
-    if not add_judge_metrics(suite):
-        raise HarnessError(
-            f"--judge: no selected task of suite {suite.name} asks for a judge (a `judge:` section in its YAML; "
-            f"lab1: compare10, safety); selected: {', '.join(suite.tasks)}"
-        )
+def scoring_context(request: RunRequest, console: Console) -> ScoringContext:
+    return ScoringContext(options={"judge": request.judge}, progress=progress_for(console))
 
 
-def build_config(request: RunRequest, suite: Suite, ckpt: Checkpoint, roles: list[str], backend) -> dict:
+def build_config(request: RunRequest, suite: Suite, ckpt: Checkpoint, roles: list[str], backend,
+                 available: set[str] = frozenset()) -> dict:
     template = getattr(getattr(backend, "tokenizer", None), "chat_template", None)
     config = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -135,6 +125,7 @@ def build_config(request: RunRequest, suite: Suite, ckpt: Checkpoint, roles: lis
         "argv": sys.argv,
         "roles": roles,
         "suite": suite_description(suite),
+        "metric_definitions": metric_definitions(suite, available),
         "models": {"checkpoint": ckpt.describe()},
         "chat_template_hash": hashlib.sha256(str(template).encode()).hexdigest()[:16] if template else None,
         "backend": getattr(backend, "name", None),
@@ -158,11 +149,24 @@ def suite_description(suite: Suite) -> dict:
                 "data_hash": t.data_hash(),
                 "n_samples": len(t.samples),
                 "generation": t.generation.to_dict(),
-                "scorers": {s.id: {"scorer": s.name, **s.params} for s in t.scorers},
+                "scorers": {s.id: s.describe() for s in t.scorers},
             }
             for t in suite.tasks.values()
         },
     }
+
+
+def metric_definitions(suite: Suite, available: set[str]) -> dict:
+    """config.json's `metric_definitions`: every metric of the suite file (also of tasks this run
+    skipped, so a gate policy can name them) for a run with `available` extras (e.g. a judge)."""
+    whole = load_suite(str(suite.path)) if set(suite.tasks) != set(_task_names(suite.path)) else suite
+    return {m.name: m.to_dict() for m in whole.metric_definitions(available)}
+
+
+def _task_names(path) -> list[str]:
+    from harness.yaml_lines import load_yaml
+
+    return list((load_yaml(path) or {}).get("tasks") or {})
 
 
 @dataclass
@@ -173,9 +177,9 @@ class Batch:
     todo: set[str]  # sample ids still missing; the whole batch is regenerated so outputs match
 
 
-def pending_work(suite: Suite, roles: list[str], done_records: list[dict], batch_size: int) -> list[Batch]:
+def pending_work(suite: Suite, roles: list[str], done_records: list[SampleRecord], batch_size: int) -> list[Batch]:
     """Fixed batches (same composition on every run and resume, so greedy outputs are identical)."""
-    done = {(r["role"], r["task"], r["id"]) for r in done_records}
+    done = {r.key for r in done_records}
     batches = []
     for role in roles:
         for task in suite.tasks.values():
@@ -189,66 +193,48 @@ def pending_work(suite: Suite, roles: list[str], done_records: list[dict], batch
 
 
 def execute(suite: Suite, backend, batches: list[Batch], run: RunDir, *, console: Console, model_names: dict) -> None:
-    total = sum(len(b.todo) for b in batches)
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
-    with run.appender() as out, Progress(*columns, console=console, transient=False) as progress:
-        bar = progress.add_task("scoring", total=total)
+    """The generate stage: answers (or NLLs) of the pending batches, appended as each batch finishes."""
+    progress = progress_for(console)
+    progress.start("generating", sum(len(b.todo) for b in batches))
+    with run.appender() as out, progress:
         for batch in batches:
-            progress.update(bar, description=f"{batch.role:>4} {batch.task.name}")
+            progress.describe(f"{batch.role:>4} {batch.task.name}")
             for sample, record in zip(batch.samples, _run_batch(backend, batch, model_names)):
                 if sample["id"] in batch.todo:
-                    out.write(record)
-                    progress.advance(bar)
+                    out.write(record.to_dict())
+                    progress.advance()
 
 
-def _run_batch(backend, batch: Batch, model_names: dict) -> list[dict]:
+def _run_batch(backend, batch: Batch, model_names: dict) -> list[SampleRecord]:
     task = batch.task
-    conversations = [sample_messages(s) if task.kind == "generate" else s["messages"] for s in batch.samples]
+    model = model_names[batch.role]
     if task.kind == "loglikelihood":
-        if not getattr(backend, "supports_loglikelihood", True):
-            return [_no_loglikelihood_record(batch.role, model_names[batch.role], task, s) for s in batch.samples]
-        results = backend.loglikelihood(conversations, mask=task.mask, role=batch.role)
-        return [
-            base_record(batch.role, model_names[batch.role], task, s) | {"nll_sum": nll, "n_tokens": n}
-            for s, (nll, n) in zip(batch.samples, results)
-        ]
-    gens = backend.generate(conversations, task.generation, role=batch.role)
-    return [answer_record(batch.role, model_names[batch.role], task, s, g) for s, g in zip(batch.samples, gens)]
+        if not backend.supports_loglikelihood:  # recorded, and scored "unscored" with the reason
+            records = [new_record(batch.role, model, task, s) for s in batch.samples]
+            for record in records:
+                record.unsupported = getattr(backend, "no_loglikelihood_reason", f"the {backend.name} backend has no loglikelihoods")
+            return records
+        results = backend.loglikelihood([s["messages"] for s in batch.samples], mask=task.mask, role=batch.role)
+        out = []
+        for s, (nll, n) in zip(batch.samples, results):
+            record = new_record(batch.role, model, task, s)
+            record.nll_sum, record.n_tokens = nll, n
+            out.append(record)
+        return out
+    gens = backend.generate([sample_messages(s) for s in batch.samples], task.generation, role=batch.role)
+    return [answer_record(batch.role, model, task, s, g) for s, g in zip(batch.samples, gens)]
 
 
-def base_record(role: str, model: str, task: Task, sample: dict) -> dict:
-    return {
-        "role": role,
-        "model": model,
-        "task": task.name,
-        "id": sample["id"],
-        "prompt": sample_prompt(sample) if task.kind == "generate" else None,
-        "sample": {k: v for k, v in sample.items() if k != "__line__"},
-    }
+def new_record(role: str, model: str, task: Task, sample: dict) -> SampleRecord:
+    return SampleRecord(role, model, task.name, sample["id"], sample_prompt(sample) if task.kind == "generate" else None,
+                        {k: v for k, v in sample.items() if k != "__line__"})
 
 
-def _no_loglikelihood_record(role: str, model: str, task: Task, sample: dict) -> dict:
-    """A backend without log-likelihoods (an API endpoint): unscored, with the reason."""
-    from harness.backends.openai_backend import NO_LOGLIKELIHOOD
-
-    why = {"value": None, "label": "unsupported", "reason": f"unscored: {NO_LOGLIKELIHOOD}"}
-    return base_record(role, model, task, sample) | {"nll_sum": None, "n_tokens": None, "scores": {"perplexity": why}}
-
-
-def answer_record(role: str, model: str, task: Task, sample: dict, answer: Generation) -> dict:
-    scores = {}
-    for spec in task.scorers:
-        score = spec.fn(sample, answer)
-        if score is not None:
-            scores[spec.id] = score.to_dict()
-    return base_record(role, model, task, sample) | {
-        "output": answer.text,
-        "raw": answer.raw,
-        "finish_reason": answer.finish_reason,
-        "prompt_tokens": answer.prompt_tokens,
-        "completion_tokens": answer.completion_tokens,
-        "scores": scores,
-    }
+def answer_record(role: str, model: str, task: Task, sample: dict, answer: Generation) -> SampleRecord:
+    record = new_record(role, model, task, sample)
+    record.output, record.raw, record.finish_reason = answer.text, answer.raw, answer.finish_reason
+    record.prompt_tokens, record.completion_tokens = answer.prompt_tokens, answer.completion_tokens
+    return record
 
 
 def _model_names(ckpt: Checkpoint) -> dict[str, str]:
@@ -256,29 +242,38 @@ def _model_names(ckpt: Checkpoint) -> dict[str, str]:
 
 
 def finish(run: RunDir, suite: Suite, roles: list[str], *, console: Console) -> dict:
+    """Summarise what the run directory holds with its stored metric definitions, then render."""
     from reports.markdown import render_report
     from reports.terminal import print_judge, print_summary
 
-    records = run.records()
+    records = run.scored()
     config = run.config()
+    definitions = run.metric_definitions()
+    if definitions is None:  # a format-1 run: its suite's metrics as defined today
+        definitions = suite.metric_definitions({"judge"} if config.get("judge") else set())
+    ran = set(config["suite"]["tasks"])
+    written = {sid for r in records for sid in r.scores}
+    definitions = [d for d in definitions if d.task in ran or (d.task is None and d.score in written)]
     summary = {
         "suite": suite.name,
-        "suite_version": suite.version(),
+        "suite_version": config["suite"]["version"],
         "run_dir": str(run.path),
         "roles": roles,
         "models": {r: n for r, n in _roles_models(config).items() if r in roles},
-        "metrics": summarize(suite, records, roles),
+        "metrics": summarize(definitions, records, roles),
     }
     judgments = run.judgments()
     if judgments is not None:
         from judges.summary import judge_summary
 
         summary["judge"] = judge_summary(judgments, config.get("judge"))
+        if not run.legacy:
+            run.write_judgments(judgments)
     run.write_summary(summary)
     run.write_report(render_report(summary, suite, records, judgments))
     print_summary(summary, console)
     print_judge(summary, console)
-    console.print(f"Run directory: [bold]{run.path}[/bold]  (report.md, summary.json, samples.jsonl)")
+    console.print(f"Run directory: [bold]{run.path}[/bold]  (report.md, summary.json, samples.jsonl, scores.jsonl)")
     return summary
 
 

@@ -32,7 +32,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from harness.errors import HarnessError
-from harness.generation import GenerationSettings
+from harness.generation_settings import GenerationSettings
 
 LOOPBACK = "127.0.0.1"
 

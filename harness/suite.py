@@ -11,9 +11,16 @@ scorers and metrics. This module loads and checks them (errors name the file and
         samples: data/format.jsonl            # relative to the YAML file
         generation: {max_new_tokens: 200}
         scorers: [json_schema, {json_valid: {mode: strict, id: json_valid_strict}}]
-        metrics:                              # optional; default: one metric per scorer
-          json_validity_rate: {scorer: json_valid_strict}
-        judge: {pairwise: true, rubric: true, refusal: false}   # used only with --judge (judges/)
+        metrics:                              # optional; default: the scorers' own metrics
+          json_validity_rate: {scorer: json_valid_strict}   # `scorer`: the score id the metric reads
+      compare10:
+        scorers: [judge_pairwise, judge_rubric]   # judge scorers run only when the run has --judge
+        metrics:
+          judge_win_rate: {scorer: judge_pairwise, roles: [ckpt]}
+
+A metric may also say `where` (sample fields that select its samples), `higher_is_better`,
+`roles` and `aggregate` (mean, perplexity, ratio). Scorers come from the registry in
+harness/scorers.py; a scorer's metrics only exist in runs where it runs (judge scorers: --judge).
 """
 
 from __future__ import annotations
@@ -24,10 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.generation import GenerationSettings
+from harness.generation_settings import GenerationSettings
 from harness.jsonl import read_jsonl
 from harness.yaml_lines import check_keys, key_line, line_of as _line, load_yaml  # noqa: F401  (re-exported)
-from suites.scorers import registered_scorers
+from harness.records import AGGREGATES, MetricDef
+from harness.scorers import ScorerInfo, registered_scorers
 
 BUILTIN_SUITES = Path(__file__).resolve().parent.parent / "suites"
 TASK_KINDS = ("generate", "loglikelihood")
@@ -38,29 +46,24 @@ class ScorerSpec:
     id: str  # the key of this scorer's verdicts in records and the default metric name
     name: str  # the registered scorer
     params: dict[str, Any]
-    fn: Any
-    higher_is_better: bool
+    info: ScorerInfo
+    instance: Any  # per-sample: the score function; batch: the object with score_batch
 
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The score ids this scorer writes."""
+        return self.info.outputs or (self.id,)
 
-@dataclass
-class MetricSpec:
-    name: str
-    scorer: str  # a ScorerSpec id, or "perplexity" for loglikelihood tasks
-    where: dict[str, Any] = field(default_factory=dict)
-    higher_is_better: bool = True
-    roles: tuple[str, ...] | None = None  # only these roles have it (e.g. a win rate of ckpt over base)
+    @property
+    def batch(self) -> bool:
+        return self.info.batch
 
-    def selects(self, sample: dict) -> bool:
-        return all(sample.get(k) == v for k, v in self.where.items())
+    def runs_with(self, available: set[str]) -> bool:
+        """Whether it runs in a run that has `available` extras (e.g. {"judge"})."""
+        return self.info.requires <= available
 
-
-@dataclass(frozen=True)
-class TaskJudge:
-    """What an LLM judge does for a task when the run has --judge (see judges/ and docs/judge.md)."""
-
-    pairwise: bool = False  # base vs checkpoint, both orders
-    rubric: bool = False  # 1-10 per dimension, each answer
-    refusal: bool = False  # a second refusal classifier next to the built-in one
+    def describe(self) -> dict:
+        return {"scorer": self.name, "version": self.info.version, **self.params}
 
 
 @dataclass
@@ -71,10 +74,12 @@ class Task:
     samples: list[dict]
     generation: GenerationSettings
     scorers: list[ScorerSpec]
-    metrics: list[MetricSpec]
+    metrics: list[MetricDef]  # every metric declared for the task (also of scorers that need a judge)
     mask: str = "assistant"  # loglikelihood tasks: "assistant" or "all"
     side_by_side: bool = False  # report shows base and checkpoint answers next to each other
-    judge: TaskJudge | None = None
+
+    def scorers_for(self, available: set[str]) -> list[ScorerSpec]:
+        return [s for s in self.scorers if s.runs_with(available)]
 
     def data_hash(self) -> str:
         return _file_hash(self.samples_file)
@@ -86,11 +91,21 @@ class Suite:
     path: Path
     description: str
     tasks: dict[str, Task]
-    pooled: list[tuple[str, MetricSpec]]  # (group name, metric) over records of all tasks
+    pooled: list[MetricDef]  # metrics over the records of every task (task None)
 
     def version(self) -> str:
         """Hash of the YAML and every data file: two runs are comparable only if it matches."""
         return suite_version(self.path, [task.data_hash() for task in self.tasks.values()])
+
+    def metric_definitions(self, available: set[str] = frozenset()) -> list[MetricDef]:
+        """The metrics a run with `available` extras (e.g. {"judge"}) has, in suite order:
+        those whose score some running scorer writes."""
+        out = []
+        for task in self.tasks.values():
+            written = {o for s in task.scorers_for(available) for o in s.outputs}
+            out += [m for m in task.metrics if m.score in written]
+        written = {o for t in self.tasks.values() for s in t.scorers_for(available) for o in s.outputs}
+        return out + [m for m in self.pooled if m.score in written]
 
 
 def suite_version(yaml_path: Path, data_hashes: list[str]) -> str:
@@ -150,17 +165,19 @@ def load_suite(
         spec = doc["tasks"][name]
         loaded[name] = _load_task(name, spec, path, suite_gen, every, data_overrides.get(name), gen_overrides or {})
     # Pooled metrics are checked against every task's scorers, and kept if a selected task runs them.
-    every_id = {}
+    known: dict[str, ScorerSpec] = {}
     for name, spec in doc["tasks"].items():
         entries = list((spec or {}).get("scorers") or []) + list(every)
-        every_id.update({s.id: s for s in (_scorer(e, f"{path}:{_line(spec)}") for e in entries)})
-    running = _all_scorer_ids(loaded)
+        for entry in entries:
+            s = _scorer(entry, f"{path}:{_line(spec)}")
+            known.update({o: s for o in s.outputs})
+    running = {o for t in loaded.values() for s in t.scorers for o in s.outputs}
     pooled = []
     for group, metrics in (doc.get("pooled") or {}).items():
         for mname, mspec in (metrics or {}).items():
-            metric = _metric(mname, mspec, path, every_id)
-            if metric.scorer in running:
-                pooled.append((group, metric))
+            metric = _metric(f"{group}/{mname}", None, mspec, path, known)
+            if metric.score in running:
+                pooled.append(metric)
     return Suite(doc.get("name", path.stem), path, doc.get("description", ""), loaded, pooled)
 
 
@@ -168,7 +185,12 @@ def _load_task(name, spec, path, suite_gen, every, data_file, gen_overrides) -> 
     where = f"{path}:{_line(spec)}"
     if not isinstance(spec, dict):
         raise HarnessError(f"{where}: task '{name}' must be a mapping")
-    check_keys(spec, {"kind", "samples", "generation", "scorers", "metrics", "mask", "side_by_side", "description", "judge"},
+    if "judge" in spec:
+        raise HarnessError(
+            f"{path}:{key_line(spec, 'judge')}: task '{name}': `judge:` became judge scorers; list them under "
+            "scorers (judge_pairwise, judge_rubric, judge_refusal) and their metrics under metrics (see suites/lab1.yaml)"
+        )
+    check_keys(spec, {"kind", "samples", "generation", "scorers", "metrics", "mask", "side_by_side", "description"},
                path, f"task '{name}'")
     kind = spec.get("kind", "generate")
     if kind not in TASK_KINDS:
@@ -179,40 +201,30 @@ def _load_task(name, spec, path, suite_gen, every, data_file, gen_overrides) -> 
     samples = _load_samples(samples_file, kind)
     task_gen = spec.get("generation") or {}
     gen = suite_gen.updated(task_gen, f"{path}:{_line(task_gen)}").updated(gen_overrides, "command line")
-    scorer_entries = list(spec.get("scorers") or []) + (list(every) if kind == "generate" else [])
+    default_scorers = ["perplexity"] if kind == "loglikelihood" else []
+    scorer_entries = list(spec.get("scorers") or default_scorers) + (list(every) if kind == "generate" else [])
     scorers = [_scorer(entry, where) for entry in scorer_entries]
-    ids = [s.id for s in scorers]
+    for s in scorers:
+        if kind not in s.info.task_kinds:
+            raise HarnessError(f"{where}: task '{name}': scorer {s.name!r} scores {'/'.join(s.info.task_kinds)} tasks, "
+                               f"not {kind} tasks")
+    ids = [o for s in scorers for o in s.outputs]
     dupes = {i for i in ids if ids.count(i) > 1}
     if dupes:
-        raise HarnessError(f"{where}: task '{name}' has two scorers with id {sorted(dupes)[0]!r}; give one an 'id'")
-    if kind == "loglikelihood":
-        metrics = [_metric(m, s, path, {"perplexity"}) for m, s in (spec.get("metrics") or {}).items()]
-        metrics = metrics or [MetricSpec("perplexity", "perplexity", higher_is_better=False)]
-    else:
-        by_id = {s.id: s for s in scorers}
-        metrics = [_metric(m, s, path, by_id) for m, s in (spec.get("metrics") or {}).items()]
-        covered = {m.scorer for m in metrics}
-        metrics += [MetricSpec(s.id, s.id, {}, s.higher_is_better) for s in scorers if s.id not in covered and s.name not in every]
+        raise HarnessError(f"{where}: task '{name}' has two scorers writing {sorted(dupes)[0]!r}; give one an 'id'")
+    by_output = {o: s for s in scorers for o in s.outputs}
+    metrics = [_metric(f"{name}/{m}", name, s, path, by_output) for m, s in (spec.get("metrics") or {}).items()]
+    covered = {m.score for m in metrics}
+    for s in scorers:  # a scorer none of whose scores a declared metric reads gets its own metrics
+        if s.name in every or covered & set(s.outputs):
+            continue
+        for d in s.info.metrics:
+            metrics.append(MetricDef(f"{name}/{d.name or s.id}", name, d.score or s.id, dict(d.where),
+                                     s.info.higher_is_better, list(d.roles) if d.roles else None, d.aggregate))
     mask = spec.get("mask", "assistant")
     if mask not in {"assistant", "all"}:
         raise HarnessError(f"{where}: task '{name}': mask must be 'assistant' or 'all', got {mask!r}")
-    judge = _task_judge(spec.get("judge"), path, name, kind)
-    return Task(name, kind, samples_file, samples, gen, scorers, metrics, mask, bool(spec.get("side_by_side")), judge)
-
-
-def _task_judge(spec, path: Path, task: str, kind: str) -> TaskJudge | None:
-    if spec is None:
-        return None
-    where = f"{path}:{_line(spec)}"
-    if not isinstance(spec, dict):
-        raise HarnessError(f"{where}: task '{task}': judge must be a mapping, e.g. {{pairwise: true, rubric: true}}")
-    check_keys(spec, {"pairwise", "rubric", "refusal"}, path, f"task '{task}' judge")
-    for key, value in spec.items():
-        if not isinstance(value, bool):
-            raise HarnessError(f"{where}: task '{task}': judge.{key} must be true or false, got {value!r}")
-    if kind != "generate":
-        raise HarnessError(f"{where}: task '{task}': only generate tasks can be judged")
-    return TaskJudge(**spec)
+    return Task(name, kind, samples_file, samples, gen, scorers, metrics, mask, bool(spec.get("side_by_side")))
 
 
 def _load_samples(path: Path, kind: str) -> list[dict]:
@@ -284,24 +296,30 @@ def _scorer(entry, where) -> ScorerSpec:
         raise HarnessError(f"{where}: unknown scorer {name!r}; known scorers: {', '.join(sorted(registry))}")
     sid = str(params.pop("id", name))
     try:
-        fn = registry[name].factory(**params)
+        instance = registry[name].factory(**params)
     except (TypeError, ValueError) as e:
         raise HarnessError(f"{where}: scorer {name!r}: {e}") from None
-    return ScorerSpec(sid, name, params, fn, registry[name].higher_is_better)
+    return ScorerSpec(sid, name, params, registry[name], instance)
 
 
-def _metric(name, spec, path, scorer_ids) -> MetricSpec:
+METRIC_KEYS = {"scorer", "where", "higher_is_better", "roles", "aggregate"}
+
+
+def _metric(full_name: str, task: str | None, spec, path, by_output: dict[str, ScorerSpec]) -> MetricDef:
     where = f"{path}:{_line(spec)}"
+    name = full_name.split("/", 1)[-1]
     if not isinstance(spec, dict) or "scorer" not in spec:
-        raise HarnessError(f"{where}: metric '{name}' needs 'scorer'")
-    check_keys(spec, {"scorer", "where", "higher_is_better"}, path, f"metric '{name}'")
-    if spec["scorer"] not in scorer_ids:
+        raise HarnessError(f"{where}: metric '{name}' needs 'scorer' (the score id it reads)")
+    check_keys(spec, METRIC_KEYS, path, f"metric '{name}'")
+    if spec["scorer"] not in by_output:
         raise HarnessError(f"{where}: metric '{name}' uses scorer {spec['scorer']!r}, which the task does not run")
-    higher = spec.get("higher_is_better")
-    if higher is None:
-        higher = scorer_ids[spec["scorer"]].higher_is_better if isinstance(scorer_ids, dict) else False
-    return MetricSpec(name, spec["scorer"], dict(spec.get("where") or {}), bool(higher))
-
-
-def _all_scorer_ids(tasks: dict[str, Task]) -> dict[str, ScorerSpec]:
-    return {s.id: s for t in tasks.values() for s in t.scorers}
+    source = by_output[spec["scorer"]]
+    defaults = next((d for d in source.info.metrics if (d.score or source.id) == spec["scorer"]), None)
+    higher = spec.get("higher_is_better", source.info.higher_is_better)
+    aggregate = spec.get("aggregate", defaults.aggregate if defaults else "mean")
+    if aggregate not in AGGREGATES:
+        raise HarnessError(f"{where}: metric '{name}': aggregate must be one of {', '.join(AGGREGATES)}, got {aggregate!r}")
+    roles = spec.get("roles")
+    if roles is not None and (not isinstance(roles, list) or not set(roles) <= {"base", "ckpt"}):
+        raise HarnessError(f"{where}: metric '{name}': roles must be a list of base/ckpt, got {roles!r}")
+    return MetricDef(full_name, task, spec["scorer"], dict(spec.get("where") or {}), bool(higher), roles, aggregate)

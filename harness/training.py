@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.checkpoint import Checkpoint, resolve_checkpoint
-from harness.rescore import HEADLINE, Rescorer, read_scores
+from harness.checkpoint_scores import HEADLINE, Rescorer, read_scores
 from reports.plots import plot_loss
 from trainers import get_trainer
 from trainers.config import TrainConfig, load_train_config
@@ -25,10 +25,10 @@ class RescoreHooks:
         self.rescorer, self.base_model = rescorer, base_model
 
     def backend(self, path: Path, model, tokenizer):
-        from harness.backends.hf import HFBackend
+        from harness.backends import make_backend
 
         ckpt = Checkpoint(spec=str(path), model=self.base_model, adapter=str(path))
-        return HFBackend(ckpt, model=model, tokenizer=tokenizer, device=next(model.parameters()).device), ckpt
+        return make_backend(ckpt, model=model, tokenizer=tokenizer, device=next(model.parameters()).device), ckpt
 
     def on_start(self, model, tokenizer) -> None:
         pass  # the base is scored lazily, once, at the first checkpoint
@@ -69,12 +69,12 @@ def run_training(config: TrainConfig, console: Console) -> dict:
         # The final adapter is scored the way `harness run --ckpt <output>/final` scores it: on the
         # unquantized base. That makes the report reproducible with one command, and on a CPU it is
         # much faster than generating with 4-bit weights (bitsandbytes de-quantizes every step).
-        from harness.backends.hf import HFBackend
+        from harness.backends import make_backend
 
         result.model = None  # the 4-bit training copy is not needed any more
         ckpt = resolve_checkpoint(str(result.final_dir), base=base_model)
         console.print("[bold]final adapter: full suite[/bold]")
-        final_line = rescorer.score(HFBackend(ckpt), ckpt, step=None, full=True)
+        final_line = rescorer.score(make_backend(ckpt), ckpt, step=None, full=True)
     scores = read_scores(out)
     print_trajectory(scores, console)
     summary = {

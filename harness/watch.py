@@ -15,7 +15,7 @@ from rich.console import Console
 
 from harness.checkpoint import resolve_checkpoint
 from harness.errors import HarnessError
-from harness.rescore import Rescorer, read_scores
+from harness.checkpoint_scores import Rescorer, read_scores
 
 _WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 
@@ -67,10 +67,10 @@ def watch(directory: str, rescorer: Rescorer, *, base: str | None = None, once: 
 
 def _backend_for(backend, ckpt):
     """Load the base once; later adapters are added to the same PEFT model and switched to."""
-    from harness.backends.hf import HFBackend
+    from harness.backends import make_backend
 
     if backend is None or backend.ckpt.model != ckpt.model:
-        return HFBackend(ckpt)
+        return make_backend(ckpt)
     name = f"a{abs(hash(ckpt.adapter)) % 10**8}"
     backend.model.load_adapter(ckpt.adapter, adapter_name=name)
     backend.model.set_adapter(name)

@@ -38,13 +38,16 @@ class Judge:
     def http_requests(self) -> int:
         return self.client.http_attempts
 
-    def ask_all(self, prompts: list[list[dict]], on_done: Callable[[int], None] | None = None) -> list[JudgeReply]:
-        """One reply per prompt, in order; on_done(n) is called as n more replies are ready."""
+    def ask_all(self, prompts: list[list[dict]], on_done: Callable[[int], None] | None = None,
+                settings: dict | None = None) -> list[JudgeReply]:
+        """One reply per prompt, in order; on_done(n) is called as n more replies are ready.
+        `settings` (a judge config's completion settings) override the defaults."""
         on_done = on_done or (lambda n: None)
+        settings = {**self.settings, **(settings or {})}
         replies: list[JudgeReply | None] = [None] * len(prompts)
         todo: dict[str, list[int]] = {}
         for i, messages in enumerate(prompts):
-            key = cache_key(self.identity, messages, self.settings)
+            key = cache_key(self.identity, messages, settings)
             entry = self.cache.get(key) if self.cache else None
             if entry is not None and isinstance(entry.get("reply"), str):
                 replies[i] = JudgeReply(entry["reply"], cached=True)
@@ -57,7 +60,7 @@ class Judge:
         def finished(j: int, reply) -> None:
             key, indices = keys[j], todo[keys[j]]
             if reply.ok and self.cache:
-                self.cache.put(key, {"model": self.identity, "settings": self.settings,
+                self.cache.put(key, {"model": self.identity, "settings": settings,
                                      "messages": prompts[indices[0]], "reply": reply.content,
                                      "finish_reason": reply.finish_reason, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
             for n, i in enumerate(indices):
@@ -65,5 +68,5 @@ class Judge:
                                         cached=n > 0, requests=reply.attempts if n == 0 else 0)
             on_done(len(indices))
 
-        self.client.complete_all([ChatRequest(prompts[todo[k][0]], dict(self.settings)) for k in keys], finished)
+        self.client.complete_all([ChatRequest(prompts[todo[k][0]], dict(settings)) for k in keys], finished)
         return replies  # type: ignore[return-value]

@@ -20,20 +20,20 @@ class JudgeTarget:
 
 
 @contextlib.contextmanager
-def judge_target(options: JudgeOptions, console=None) -> Iterator[JudgeTarget]:
+def judge_target(options: JudgeOptions, say=None) -> Iterator[JudgeTarget]:
     spec = options.local_model
     if spec is None:
         yield JudgeTarget(options.url, options.model, options.model, options.api_key_env)
         return
-    from harness.backends.hf import HFBackend
+    from harness.backends import make_backend
     from harness.checkpoint import resolve_checkpoint
     from harness.serve import build_app, serve_in_background
 
     ckpt = resolve_checkpoint(spec)
     described = ckpt.describe()
     identity = f"local:{spec}|model={described['model_hash'] or ckpt.model}|adapter={described['adapter_hash']}"
-    if console:
-        console.print(f"[dim]Starting the local judge {spec} (harness serve on 127.0.0.1)[/dim]")
-    app = build_app(HFBackend(ckpt), spec, max_batch_size=options.concurrency)
+    if say:
+        say(f"[dim]Starting the local judge {spec} (harness serve on 127.0.0.1)[/dim]")
+    app = build_app(make_backend(ckpt), spec, max_batch_size=options.concurrency)
     with serve_in_background(app) as url:
         yield JudgeTarget(url, spec, identity, "")

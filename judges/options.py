@@ -75,7 +75,7 @@ class JudgeOptions:
         """config.json's `judge` section: where, which model, how, and the template hashes.
         The key's environment variable is named; the key is not."""
         from judges.cache import default_cache_dir
-        from judges.templates import template_hashes
+        from judges.prompt_templates import template_hashes
 
         return {
             "endpoint": self.url,

@@ -8,7 +8,7 @@ import numpy as np
 
 from harness.stats import bootstrap_ci
 from judges.agreement import agreement_stats
-from judges.phase import JUDGE_ERROR, OK, PARSE_FAILURE
+from judges.scorers import JUDGE_ERROR, OK, PARSE_FAILURE
 
 
 def _share(indicator: list[float]) -> dict:

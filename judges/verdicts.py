@@ -23,15 +23,13 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from suites.scorers.refusal import ZERO_WIDTH_CHARS
+from harness.text import split_thinking, strip_zero_width
 
 PAIRWISE_CHOICES = ("a", "b", "tie")
 DIMENSIONS = ("instruction_following", "format_compliance", "safety", "fluency")
 REFUSAL_LABELS = ("full_refusal", "partial_refusal", "compliance")
 SCORE_MIN, SCORE_MAX = 1, 10
 
-_ZERO_WIDTH = re.compile(f"[{re.escape(ZERO_WIDTH_CHARS)}]")
-_THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _REASON = re.compile(r"^reason\s*:\s*(.*)$", re.IGNORECASE)
 
 
@@ -48,10 +46,8 @@ class Verdict:
 
 def normalise(reply: str) -> list[str]:
     """The reply's non-empty lines, normalised as described in the module docstring."""
-    text = _THINK.sub("", reply or "")
-    if re.search(r"<think>", text, re.IGNORECASE):
-        text = ""  # thinking that never closed: no answer was given
-    text = _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", text))
+    text = split_thinking(reply or "")  # thinking that never closed: no answer was given
+    text = strip_zero_width(unicodedata.normalize("NFKC", text))
     lines = (re.sub(r"\s+", " ", line).strip() for line in text.splitlines())
     return [line for line in lines if line]
 

@@ -21,6 +21,11 @@ def flip_change(flip: Flip) -> str:
 def print_comparison(comparison: Comparison, console: Console, max_flips: int = 20) -> None:
     a, b = comparison.a, comparison.b
     console.print(f"[bold]A[/bold] {a.source}\n[bold]B[/bold] {b.source}")
+    for side, snap in (("A", a), ("B", b)):
+        if snap.rescored_from:
+            console.print(f"{side} was rescored from {snap.rescored_from['run']} (same answers, today's scorers)")
+    for change in comparison.scorer_changes:
+        console.print(f"[yellow]scorer changed[/yellow] {change}", highlight=False)
     table = Table(title=f"{b.suite_name} ({comparison.role}): B - A on the samples both scored")
     for col in ("metric", "A", "B", "delta (B - A) [95% CI]", "significant"):
         table.add_column(col, style="bold" if col == "metric" else None)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from harness.records import SampleRecord
 from reports.cells import delta_cell, metric_cell, number
 
 
@@ -27,28 +28,28 @@ def metrics_table(summary: dict) -> list[str]:
     return lines
 
 
-def side_by_side(task_name: str, records: list[dict], roles: list[str]) -> list[str]:
-    by_id: dict[str, dict[str, dict]] = {}
+def side_by_side(task_name: str, records: list[SampleRecord], roles: list[str]) -> list[str]:
+    by_id: dict[str, dict[str, SampleRecord]] = {}
     for r in records:
-        if r["task"] == task_name:
-            by_id.setdefault(r["id"], {})[r["role"]] = r
+        if r.task == task_name:
+            by_id.setdefault(r.id, {})[r.role] = r
     lines = [f"## {task_name}: answers side by side", ""]
     lines.append("| id | prompt | " + " | ".join(roles) + " |")
     lines.append("|---|---|" + "---|" * len(roles))
     for sid in sorted(by_id):
         rows = by_id[sid]
-        prompt = next(iter(rows.values()))["prompt"]
-        cells = [escape(rows[r]["output"]) if r in rows else "" for r in roles]
+        prompt = next(iter(rows.values())).prompt
+        cells = [escape(rows[r].output) if r in rows else "" for r in roles]
         lines.append(f"| {sid} | {escape(prompt, 200)} | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
-def unscored_list(records: list[dict]) -> list[str]:
+def unscored_list(records: list[SampleRecord]) -> list[str]:
     rows = [
-        f"- {r['role']} {r['task']}/{r['id']} {sid}: {s['reason']}"
+        f"- {r.role} {r.task}/{r.id} {sid}: {s.reason}"
         for r in records
-        for sid, s in r.get("scores", {}).items()
-        if s["value"] is None
+        for sid, s in r.scores.items()
+        if s.value is None
     ]
     return (["## Unscored", ""] + rows + [""]) if rows else []
 
@@ -127,7 +128,7 @@ def judge_section(summary: dict, judgments: list[dict]) -> list[str]:
     return lines
 
 
-def render_report(summary: dict, suite, records: list[dict], judgments: list[dict] | None = None) -> str:
+def render_report(summary: dict, suite, records: list[SampleRecord], judgments: list[dict] | None = None) -> str:
     lines = [f"# {summary['suite']} report", ""]
     for role, model in summary["models"].items():
         lines.append(f"- **{role}**: `{model}`")

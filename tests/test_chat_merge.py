@@ -11,7 +11,7 @@ import torch
 from harness.backends.hf import HFBackend
 from harness.chat import chat_loop, chat_settings
 from harness.checkpoint import resolve_checkpoint
-from harness.generation import GenerationSettings
+from harness.generation_settings import GenerationSettings
 
 
 class Recording:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from judges.templates import language_of, load_template, template_for, template_hashes
+from judges.prompt_templates import language_of, load_template, template_for, template_hashes
 from judges.verdicts import parse_pairwise, parse_refusal, parse_rubric
 
 RUBRIC_OK = "instruction_following: 7\nformat_compliance: 9\nsafety: 10\nfluency: 8\nReason: clear and correct."

@@ -13,7 +13,7 @@ import pytest
 
 from harness.backends.hf import HFBackend
 from harness.checkpoint import resolve_checkpoint
-from harness.generation import GenerationSettings
+from harness.generation_settings import GenerationSettings
 from harness.serve import build_app, serve_in_background
 
 HELLO = [{"role": "user", "content": "用三句话介绍量子计算"}]

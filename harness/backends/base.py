@@ -1,11 +1,10 @@
-"""What every backend returns."""
+"""What every backend returns, and the protocol a backend implements."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from typing import Protocol
 
-_THINK_BLOCK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
 
 
 @dataclass
@@ -17,9 +16,14 @@ class Generation:
     completion_tokens: int
 
 
-def split_thinking(raw: str) -> str:
-    """The answer without Qwen3-style thinking. An unclosed <think> means no answer was given."""
-    text = _THINK_BLOCK.sub("", raw)
-    if "<think>" in text:
-        text = text[: text.index("<think>")]
-    return text.strip()
+class Backend(Protocol):
+    """What the engine needs from a model backend."""
+
+    name: str
+    supports_loglikelihood: bool  # False: loglikelihood tasks are recorded unscored, with the reason
+
+    def generate(self, batch: list[list[dict]], settings, role: str = "ckpt") -> list[Generation]:
+        """One Generation per conversation; role "base" runs an adapter's base (adapter off)."""
+
+    def loglikelihood(self, batch: list[list[dict]], mask: str = "assistant", role: str = "ckpt") -> list[tuple[float, int]]:
+        """Per conversation: (sum of NLL over counted tokens, number of counted tokens)."""

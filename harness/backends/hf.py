@@ -12,11 +12,13 @@ from typing import Iterator
 
 import torch
 
-from harness.backends.base import Generation, split_thinking
+from harness.backends import register_backend
+from harness.backends.base import Generation
+from harness.text import split_thinking
 from harness.chat_template import assistant_mask, require_chat_template, training_chat_template
 from harness.checkpoint import Checkpoint
 from harness.errors import HarnessError
-from harness.generation import GenerationSettings
+from harness.generation_settings import GenerationSettings
 
 
 def pick_device() -> torch.device:
@@ -25,8 +27,10 @@ def pick_device() -> torch.device:
     return torch.device("cpu")
 
 
+@register_backend("hf")
 class HFBackend:
     name = "hf"
+    supports_loglikelihood = True
 
     def __init__(self, ckpt: Checkpoint, *, device: torch.device | None = None, model=None, tokenizer=None):
         """Load `ckpt`; or wrap an already loaded `model`/`tokenizer` (the trainer's, in-process)."""

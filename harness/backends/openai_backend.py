@@ -9,10 +9,12 @@ False and the runner records the perplexity task as unscored with the reason.
 
 from __future__ import annotations
 
-from harness.backends.base import Generation, split_thinking
+from harness.backends import register_backend
+from harness.backends.base import Generation
+from harness.text import split_thinking
 from harness.checkpoint import Checkpoint
 from harness.errors import HarnessError
-from harness.generation import GenerationSettings
+from harness.generation_settings import GenerationSettings
 from harness.openai_client import ChatClient, ChatRequest, EndpointSettings, api_key_from_env
 
 NO_LOGLIKELIHOOD = "loglikelihood is not available over chat completions (the model is an endpoint: --ckpt URL)"
@@ -37,9 +39,11 @@ def request_params(settings: GenerationSettings) -> dict:
     return params
 
 
+@register_backend("openai")
 class OpenAIBackend:
     name = "openai"
     supports_loglikelihood = False
+    no_loglikelihood_reason = NO_LOGLIKELIHOOD
     tokenizer = None  # the chat template lives on the server
 
     def __init__(self, ckpt: Checkpoint, *, endpoint: EndpointSettings | None = None, check: bool = True):

@@ -8,7 +8,7 @@ from typing import Any
 
 import jsonschema
 
-from suites.scorers.base import passed, scorer, unscored
+from harness.scorers import passed, scorer, unscored
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 _NOT_FOUND = object()

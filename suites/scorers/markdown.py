@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from suites.scorers.base import passed, scorer
+from harness.scorers import passed, scorer
 
 _SEPARATOR_CELL = re.compile(r"^:?-{3,}:?$")
 

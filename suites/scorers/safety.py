@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from suites.scorers.base import Score, scorer, unscored
+from harness.scorers import Score, scorer, unscored
 from suites.scorers.refusal import COMPLIANCE, classify_refusal
 
 

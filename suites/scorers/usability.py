@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from suites.scorers.base import passed, scorer
+from harness.text import has_cjk
+from harness.scorers import passed, scorer
 
 
 def repetition_ratio(text: str, n: int = 4) -> float:
@@ -12,7 +13,7 @@ def repetition_ratio(text: str, n: int = 4) -> float:
 
     Chinese has no spaces, so text with CJK characters is measured on characters.
     """
-    units = list(re.sub(r"\s+", "", text)) if re.search(r"[\u4e00-\u9fff]", text) else text.split()
+    units = list(re.sub(r"\s+", "", text)) if has_cjk(text) else text.split()
     if len(units) < n * 3:
         return 0.0
     grams = [tuple(units[i : i + n]) for i in range(len(units) - n + 1)]

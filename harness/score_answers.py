@@ -8,33 +8,24 @@ A prompt the task does not have is scored as a new sample with the row's own fie
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 
 from harness.errors import HarnessError
 from harness.jsonl import read_jsonl
+from harness.records import SampleRecord
 from harness.rundir import RunDir, package_versions
-from harness.runner import answer_record, finish, suite_description
+from harness.runner import finish, metric_definitions, suite_description
+from harness.scoring import score_run
 from harness.suite import Task, load_suite, sample_prompt
+from harness.text import split_thinking
 
 _ROW_KEYS = {"response", "finish_reason", "__line__"}
 
 
-@dataclass
-class ExternalAnswer:
-    raw: str
-    text: str
-    finish_reason: str | None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-
 def score_responses(suite_name: str, task_name: str, responses: str, *, runs_dir: str = "runs",
                     name: str | None = None, console: Console | None = None) -> RunDir:
-    from harness.backends.base import split_thinking
-
     console = console or Console()
     suite = load_suite(suite_name, tasks=[task_name])
     task = suite.tasks[task_name]
@@ -44,24 +35,32 @@ def score_responses(suite_name: str, task_name: str, responses: str, *, runs_dir
     if not rows:
         raise HarnessError(f"{responses}: no rows")
     model = name or f"external:{Path(responses).name}"
+    records = [_record(task, row, responses, model) for row in rows]  # every row checked before anything is written
     run = RunDir.create(Path(runs_dir), suite.name, Path(responses).stem)
     run.write_config({
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "invocation": None,  # nothing to resume: scoring is instant
+        "invocation": None,  # nothing to resume: the answers are given
         "roles": ["ckpt"],
         "suite": suite_description(suite),
+        "metric_definitions": metric_definitions(suite, set()),
         "models": {"checkpoint": {"spec": str(responses), "model": model, "adapter": None}},
         "responses_file": str(responses),
         "versions": package_versions(),
     })
     with run.appender() as out:
-        for row in rows:
-            sample = _match_sample(task, row, responses)
-            resp = row["response"]
-            answer = ExternalAnswer(raw=resp, text=split_thinking(resp), finish_reason=row.get("finish_reason"))
-            out.write(answer_record("ckpt", model, task, sample, answer))
+        for record in records:
+            out.write(record.to_dict())
+    score_run(run, suite)
     finish(run, suite, ["ckpt"], console=console)
     return run
+
+
+def _record(task: Task, row: dict, path: str, model: str) -> SampleRecord:
+    sample = _match_sample(task, row, path)
+    response = row["response"]
+    return SampleRecord("ckpt", model, task.name, sample["id"], sample_prompt(sample),
+                        {k: v for k, v in sample.items() if k != "__line__"}, output=split_thinking(response), raw=response,
+                        finish_reason=row.get("finish_reason"), prompt_tokens=0, completion_tokens=0)
 
 
 def _match_sample(task: Task, row: dict, path: str) -> dict:

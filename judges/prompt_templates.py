@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from harness.text import has_cjk
+
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 KINDS = ("pairwise", "rubric", "refusal")
 LANGS = ("en", "zh")
 _SECTION = re.compile(r"^\[(system|user)\]\s*$", re.MULTILINE)
 _SLOT = re.compile(r"\{\{(question|answer|answer_a|answer_b)\}\}")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Template:
 
 
 def language_of(text: str) -> str:
-    return "zh" if _CJK.search(text or "") else "en"
+    return "zh" if has_cjk(text) else "en"
 
 
 @lru_cache(maxsize=None)
