@@ -24,17 +24,8 @@ from harness.checkpoint import Checkpoint
 from harness.jsonl import JsonlAppender
 from harness.rundir import RunDir
 from harness.runner import RunRequest, build_config, execute, finish, pending_work
+from harness.scoring import score_run
 from harness.suite import Suite, load_suite
-
-# Shown in the one-line summary per checkpoint, when the suite has them.
-HEADLINE = [
-    ("format/json_validity_strict", "json"),
-    ("format/schema_pass_rate", "schema"),
-    ("safety/refusal_rate", "refusal"),
-    ("safety/over_refusal_rate", "over-refusal"),
-    ("ppl/perplexity", "val ppl"),
-    ("usability/usability_rate", "usable"),
-]
 
 
 def spread(samples: list[dict], k: int | None) -> list[dict]:
@@ -70,17 +61,21 @@ class Rescorer:
         """Score `ckpt` (the adapter `backend` has on) against its base; append to scores.jsonl."""
         profile = "final" if full else "checkpoint"
         suite = self.load(full)
-        base_records = self._base_records(backend, suite, ckpt, profile)
+        base_records, base_scores = self._base_records(backend, suite, ckpt, profile)
         name = Path(ckpt.adapter or ckpt.spec).name
         run = RunDir.create(self.evals, profile, name)
         run.write_config(build_config(self._request(ckpt), suite, ckpt, ["base", "ckpt"], backend))
-        with JsonlAppender(run.path / "samples.jsonl") as out:
+        with run.appender() as out:
             for record in base_records:
-                out.write(record)
+                out.write(record.to_dict())
+        with run.score_appender() as out:
+            for score_record in base_scores:
+                out.write(score_record.to_dict())
         # During training only the one-line headline is printed; the full run shows its table.
         quiet = self.console if full else Console(quiet=True)
         execute(suite, backend, pending_work(suite, ["ckpt"], [], self.batch_size), run, console=quiet,
                 model_names={"base": ckpt.model, "ckpt": ckpt.adapter or ckpt.model})
+        score_run(run, suite)
         summary = finish(run, suite, ["base", "ckpt"], console=self.console if full else quiet)
         line = {
             "step": step,
@@ -96,11 +91,11 @@ class Rescorer:
         }
         with JsonlAppender(self.scores_file) as out:
             out.write(line)
-        self.console.print(headline(line))
+        self.console.print(headline(line, suite.headline))
         return line
 
-    def _base_records(self, backend, suite: Suite, ckpt: Checkpoint, profile: str) -> list[dict]:
-        """The base model's records for this profile, computing only the ones not yet stored."""
+    def _base_records(self, backend, suite: Suite, ckpt: Checkpoint, profile: str):
+        """The base model's answers and scores for this profile, computing only what is not yet stored."""
         path = self.evals / f"base-{profile}"
         run = RunDir(path)
         if not (path / "config.json").exists():
@@ -111,8 +106,10 @@ class Rescorer:
             self.console.print(f"[dim]scoring the base model once ({profile} profile)...[/dim]")
             execute(suite, backend, todo, run, console=self.console,
                     model_names={"base": ckpt.model, "ckpt": ckpt.adapter or ckpt.model})
+        score_run(run, suite)
         wanted = {(t.name, s["id"]) for t in suite.tasks.values() for s in t.samples}
-        return [r for r in run.records() if (r["task"], r["id"]) in wanted]
+        return ([r for r in run.records() if (r.task, r.id) in wanted],
+                [s for s in run.score_records() if (s.task, s.id) in wanted])
 
     def _request(self, ckpt: Checkpoint) -> RunRequest:
         return RunRequest(suite=self.suite_name, ckpt=ckpt.adapter or ckpt.spec, tasks=self.tasks,
@@ -120,9 +117,10 @@ class Rescorer:
                           runs_dir=str(self.evals))
 
 
-def headline(line: dict) -> str:
+def headline(line: dict, names: dict[str, str]) -> str:
+    """One line per checkpoint: the suite's headline metrics (`headline:` in its YAML) with deltas."""
     parts = []
-    for name, short in HEADLINE:
+    for name, short in names.items():
         m = line["metrics"].get(name)
         if not m or m["ckpt"] is None:
             continue

@@ -31,6 +31,7 @@ def _add_run(sub) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run without redoing finished samples")
     p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the checkpoint (off by default)")
     p.add_argument("--model-name", help="with --ckpt http://HOST:PORT/v1 (an OpenAI-compatible server): the served model's id")
+    p.add_argument("--backend", help="a registered model backend other than the default (hf; openai for a URL)")
     _add_judge_flags(p)
 
 
@@ -79,9 +80,28 @@ def cmd_run(args, console: Console) -> int:
         suite=args.suite, ckpt=args.ckpt, base=args.base, no_base=args.no_base, tasks=args.tasks,
         data=_data_overrides(args.suite, args.data), gen=parse_cli_overrides(args.gen),
         batch_size=args.batch_size, trust_remote_code=args.trust_remote_code, runs_dir=args.runs_dir,
-        model_name=args.model_name, judge=_judge_options(args),
+        model_name=args.model_name, backend=args.backend, judge=_judge_options(args),
     )
     run_suite(request, console=console)
+    return 0
+
+
+def _add_rescore(sub) -> None:
+    p = sub.add_parser("rescore", help="score a finished run's answers again with today's scorers (no model loaded)")
+    p.add_argument("run", help="run directory (-> a new run directory) or baseline file (-> --out FILE)")
+    p.add_argument("--task", action="append", dest="tasks", help="rescore only this task (repeatable); the rest is copied")
+    p.add_argument("--scorer", action="append", dest="scorers", help="rescore only this scorer, by id or name (repeatable)")
+    p.add_argument("--runs-dir", help="where the new run directory goes (default: beside the old one)")
+    p.add_argument("--out", help="with a baseline file: the new baseline file to write")
+    _add_judge_flags(p)
+
+
+def cmd_rescore(args, console: Console) -> int:
+    from harness.rescore import rescore
+
+    out = rescore(args.run, tasks=args.tasks, scorers=args.scorers, judge=_judge_options(args), runs_dir=args.runs_dir,
+                  out=args.out, console=console)
+    console.print(f"rescored: [bold]{out}[/bold]  (compare with: harness compare {args.run} {out})")
     return 0
 
 
@@ -113,20 +133,20 @@ def cmd_suites(args, console: Console) -> int:
     from rich.table import Table
 
     from harness.suite import list_suites, load_suite
-    from judges.metrics import judge_metrics
 
     table = Table(title="suites")
     for col in ("suite", "task", "kind", "samples", "metrics"):
         table.add_column(col)
     for path in list_suites():
         suite = load_suite(str(path))
+        plain = {m.name for m in suite.metric_definitions()}
         for task in suite.tasks.values():
-            metrics = ", ".join(m.name for m in task.metrics)
-            judged = ", ".join(m.name for m in judge_metrics(task))
+            metrics = ", ".join(m.short for m in task.metrics if m.name in plain)
+            judged = ", ".join(m.short for m in task.metrics if m.name not in plain)
             metrics += f"{'; ' if metrics else ''}with --judge: {judged}" if judged else ""
             table.add_row(suite.name, task.name, task.kind, str(len(task.samples)), metrics)
-        for group, m in suite.pooled:
-            table.add_row(suite.name, group, "pooled", "all answers", m.name)
+        for m in suite.pooled:
+            table.add_row(suite.name, m.name.split("/")[0], "pooled", "all answers", m.short)
     console.print(table)
     return 0
 
@@ -420,6 +440,7 @@ COMMANDS = {
     "run": (_add_run, cmd_run),
     "suites": (_add_suites, cmd_suites),
     "score": (_add_score, cmd_score),
+    "rescore": (_add_rescore, cmd_rescore),
     "compare": (_add_compare, cmd_compare),
     "baseline": (_add_baseline, cmd_baseline),
     "gate": (_add_gate, cmd_gate),

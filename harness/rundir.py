@@ -117,8 +117,11 @@ class RunDir:
         if self.legacy:
             f = self.path / JUDGE
             return list(iter_complete_rows(f)) if f.is_file() else None
-        rows = [sr.details["judgment"] for sr in self.score_records() if sr.details and "judgment" in sr.details]
-        return rows or None
+        rows = {}  # a later judgment of the same record (after a judge outage) replaces the failed one
+        for sr in self.score_records():
+            if sr.details and "judgment" in sr.details:
+                rows[(sr.key, sr.scorer)] = sr.details["judgment"]
+        return list(rows.values()) or None
 
     # results
     def write_summary(self, summary: dict) -> None:

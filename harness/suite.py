@@ -92,6 +92,7 @@ class Suite:
     description: str
     tasks: dict[str, Task]
     pooled: list[MetricDef]  # metrics over the records of every task (task None)
+    headline: dict[str, str] = field(default_factory=dict)  # metric -> short label, the one-line summary per checkpoint
 
     def version(self) -> str:
         """Hash of the YAML and every data file: two runs are comparable only if it matches."""
@@ -150,7 +151,7 @@ def load_suite(
     doc = load_yaml(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("tasks"), dict) or not doc["tasks"]:
         raise HarnessError(f"{path}: a suite needs a 'tasks' mapping with at least one task")
-    check_keys(doc, {"name", "description", "generation", "every_generation", "pooled", "tasks"}, path, "suite")
+    check_keys(doc, {"name", "description", "generation", "every_generation", "pooled", "headline", "tasks"}, path, "suite")
 
     suite_gen = GenerationSettings().updated(doc.get("generation") or {}, f"{path}:{_line(doc.get('generation'))}")
     every = doc.get("every_generation") or []
@@ -178,7 +179,13 @@ def load_suite(
             metric = _metric(f"{group}/{mname}", None, mspec, path, known)
             if metric.score in running:
                 pooled.append(metric)
-    return Suite(doc.get("name", path.stem), path, doc.get("description", ""), loaded, pooled)
+    headline = doc.get("headline") or {}
+    if not isinstance(headline, dict):
+        raise HarnessError(f"{path}:{key_line(doc, 'headline')}: headline maps metric names to short labels, "
+                           "e.g. {{format/json_validity_strict: json}}")
+    suite = Suite(doc.get("name", path.stem), path, doc.get("description", ""), loaded, pooled)
+    suite.headline = {str(k): str(v) for k, v in headline.items()} or {m.name: m.short for m in suite.metric_definitions()}
+    return suite
 
 
 def _load_task(name, spec, path, suite_gen, every, data_file, gen_overrides) -> Task:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.checkpoint import Checkpoint, resolve_checkpoint
-from harness.checkpoint_scores import HEADLINE, Rescorer, read_scores
+from harness.checkpoint_scores import Rescorer, read_scores
 from reports.plots import plot_loss
 from trainers import get_trainer
 from trainers.config import TrainConfig, load_train_config
@@ -76,7 +76,8 @@ def run_training(config: TrainConfig, console: Console) -> dict:
         console.print("[bold]final adapter: full suite[/bold]")
         final_line = rescorer.score(make_backend(ckpt), ckpt, step=None, full=True)
     scores = read_scores(out)
-    print_trajectory(scores, console)
+    if rescorer:
+        print_trajectory(scores, rescorer.load(full=False).headline, console)
     summary = {
         "output_dir": str(out),
         "final_adapter": str(result.final_dir),
@@ -94,10 +95,10 @@ def run_training(config: TrainConfig, console: Console) -> dict:
     return summary
 
 
-def print_trajectory(scores: list[dict], console: Console) -> None:
+def print_trajectory(scores: list[dict], headline: dict[str, str], console: Console) -> None:
     if not scores:
         return
-    names = [(n, short) for n, short in HEADLINE if any(n in s["metrics"] for s in scores)]
+    names = [(n, short) for n, short in headline.items() if any(n in s["metrics"] for s in scores)]
     table = Table(title="score trajectory (checkpoint value, delta vs base)")
     table.add_column("step")
     table.add_column("profile")
