@@ -98,12 +98,11 @@ def run_suite(request: RunRequest, *, resume: str | None = None, console: Consol
     else:
         backend = make_backend(ckpt)  # before the run dir exists: a model that cannot load leaves nothing behind
         run = RunDir.create(Path(request.runs_dir), suite.name, ckpt.name)
+        run.write_config(build_config(request, suite, ckpt, roles, backend, context.available))
 
     pending = pending_work(suite, roles, run.records(), request.batch_size)
     if pending and backend is None:
         backend = make_backend(ckpt)
-    if not resume:
-        run.write_config(build_config(request, suite, ckpt, roles, backend, context.available))
     console.print(f"[bold]Run[/bold] {run.path}  suite={suite.name}  ckpt={ckpt.spec}  roles={', '.join(roles)}")
     if pending:
         execute(suite, backend, pending, run, console=console, model_names=_model_names(ckpt))

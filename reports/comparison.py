@@ -23,7 +23,8 @@ def print_comparison(comparison: Comparison, console: Console, max_flips: int = 
     console.print(f"[bold]A[/bold] {a.source}\n[bold]B[/bold] {b.source}")
     for side, snap in (("A", a), ("B", b)):
         if snap.rescored_from:
-            console.print(f"{side} was rescored from {snap.rescored_from['run']} (same answers, today's scorers)")
+            source = snap.rescored_from.get("run") or snap.rescored_from.get("baseline")
+            console.print(f"{side} was rescored from {source} (same answers, today's scorers)")
     for change in comparison.scorer_changes:
         console.print(f"[yellow]scorer changed[/yellow] {change}", highlight=False)
     table = Table(title=f"{b.suite_name} ({comparison.role}): B - A on the samples both scored")

@@ -117,3 +117,15 @@ def only_run_dir(root: Path) -> Path:
 
 def load_json(path: Path) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def scored_records(run: Path) -> list[dict]:
+    """A run's sample records with their scores joined, as plain dicts (samples.jsonl + scores.jsonl)."""
+    from harness.rundir import RunDir
+
+    out = []
+    for record in RunDir(run).scored():
+        row = record.to_dict()
+        row["scores"] = {sid: entry.to_dict() for sid, entry in record.scores.items()}
+        out.append(row)
+    return out

@@ -77,12 +77,15 @@ def test_a_changed_suite_file_is_named(harness_cli, tmp_path):
     assert_one_line_error(code, err, "not comparable", "the suite file changed", "same data")
 
 
-def test_a_suite_file_edited_after_the_run_is_refused(harness_cli, tmp_path):
+def test_a_run_keeps_its_metric_definitions_when_the_suite_file_changes_or_goes(harness_cli, tmp_path):
     suite = _suite_copy(tmp_path)
     run = scored_run(harness_cli, tmp_path / "a", {"f02": F02_OK}, suite=str(suite))
-    suite.write_text(suite.read_text() + "# edited\n")
-    code, _, err = harness_cli("compare", run, run)
-    assert_one_line_error(code, err, str(suite), "changed since this run was made")
+    suite.write_text(suite.read_text().replace("json_validity_strict", "renamed_strict") + "# edited\n")
+    code, out, err = harness_cli("compare", run, run)
+    assert code == 0, err
+    assert "format/json_validity_strict" in out and "renamed_strict" not in out  # as the run defined it
+    suite.unlink()
+    assert harness_cli("compare", run, run)[0] == 0
 
 
 def test_an_unfinished_run_or_a_wrong_path_is_refused(harness_cli, tmp_path):

@@ -60,19 +60,24 @@ def test_bad_judge_settings(harness_cli, tiny_model, tmp_path, flag, value, frag
 def test_judge_with_no_judged_task_selected(harness_cli, tiny_model, tmp_path):
     code, _, err = harness_cli("run", "--ckpt", tiny_model, "--task", "format", "--judge", "http://127.0.0.1:8000/v1",
                                "--judge-model", "m", "--runs-dir", tmp_path / "r")
-    assert_one_line_error(code, err, "no selected task of suite lab1 asks for a judge", "compare10, safety")
+    assert_one_line_error(code, err, "no selected task of suite lab1 has a judge scorer", "compare10, safety")
     assert not (tmp_path / "r").exists()
 
 
 def test_bad_judge_section_in_a_suite(harness_cli, tiny_model, tmp_path):
     (tmp_path / "x.jsonl").write_text('{"id": "a", "prompt": "hi"}\n')
     suite = tmp_path / "s.yaml"
-    suite.write_text("name: s\ntasks:\n  t:\n    samples: x.jsonl\n    judge:\n      pairwise: yes please\n")
+    # the old `judge:` section says what replaced it
+    suite.write_text("name: s\ntasks:\n  t:\n    samples: x.jsonl\n    judge:\n      pairwise: true\n")
     code, _, err = harness_cli("run", "--suite", suite, "--ckpt", tiny_model, "--runs-dir", tmp_path / "r")
-    assert_one_line_error(code, err, f"{suite}:6", "judge.pairwise must be true or false")
-    suite.write_text("name: s\ntasks:\n  t:\n    samples: x.jsonl\n    judge: {pairwise: true, rubrik: true}\n")
+    assert_one_line_error(code, err, f"{suite}:5", "`judge:` became judge scorers", "judge_pairwise")
+    suite.write_text("name: s\ntasks:\n  t:\n    samples: x.jsonl\n    scorers: [{judge_rubric: {config: nope}}]\n")
     code, _, err = harness_cli("run", "--suite", suite, "--ckpt", tiny_model, "--runs-dir", tmp_path / "r")
-    assert_one_line_error(code, err, "unknown key 'rubrik'", "rubric")
+    assert_one_line_error(code, err, "judge config not found: nope", "rubric")
+    suite.write_text("name: s\ntasks:\n  t:\n    samples: x.jsonl\n    scorers: [{judge_rubric: {config: pairwise}}]\n")
+    code, _, err = harness_cli("run", "--suite", suite, "--ckpt", tiny_model, "--runs-dir", tmp_path / "r")
+    assert_one_line_error(code, err, "scorer 'judge_rubric'", "is a pairwise judge, not a rubric judge")
+    assert not (tmp_path / "r").exists()
 
 
 def test_endpoint_ckpt_without_model_name(harness_cli, tmp_path):

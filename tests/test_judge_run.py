@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import load_json, only_run_dir
+from conftest import load_json, only_run_dir, scored_records
 from judge_servers import ScriptedJudge, closed_port, running
 
 FAST = ["--gen", "max_new_tokens=4", "--batch-size", "16"]
@@ -80,8 +80,8 @@ def test_embedded_local_judge_answering_nonsense_is_counted_as_parse_failures(ha
     assert summary["judge"]["endpoint"] == f"local:{tiny_model}"
     win = summary["metrics"]["compare10/judge_win_rate"]["ckpt"]
     assert win["n"] == 0 and win["unscored"] == 10
-    records = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
-    rubric = records[0]["judge"]["rubric"]
+    rubric = next(json.loads(line)["details"]["judgment"] for line in (run / "scores.jsonl").read_text().splitlines()
+                  if '"judge_rubric"' in line)
     assert rubric["status"] == "parse_failure" and isinstance(rubric["raw"], str)
     assert "judge trouble in compare10: 0 judge errors, 30 parse failures" in out
 
@@ -112,5 +112,6 @@ def test_without_judge_nothing_changes(harness_cli, tiny_adapter, tmp_path):
     assert "judge" not in summary and "judge" not in load_json(run / "config.json")
     assert list(summary["metrics"]) == ["usability/usability_rate"]
     assert not (run / "judge.jsonl").exists() and "## Judge" not in (run / "report.md").read_text()
-    records = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
-    assert all(set(r["scores"]) == {"usability"} and "judge" not in r for r in records)
+    records = scored_records(run)
+    assert all(set(r["scores"]) == {"usability"} for r in records)
+    assert "details" not in (run / "scores.jsonl").read_text()  # no judge exchange anywhere

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import load_json, only_run_dir
+from conftest import scored_records, load_json, only_run_dir
 from judge_servers import closed_port
 
 from harness.backends.hf import HFBackend
@@ -24,8 +24,7 @@ def served_tiny(tiny_model):
 
 
 def _records(run_root):
-    rows = [json.loads(line) for line in (only_run_dir(run_root) / "samples.jsonl").read_text().splitlines()]
-    return {(r["task"], r["id"]): r for r in rows}
+    return {(r["task"], r["id"]): r for r in scored_records(only_run_dir(run_root))}
 
 
 def test_a_served_model_gives_the_records_of_the_hf_backend(harness_cli, tiny_model, served_tiny, tmp_path):
@@ -42,7 +41,7 @@ def test_a_served_model_gives_the_records_of_the_hf_backend(harness_cli, tiny_mo
         assert {f: api[key][f] for f in FIELDS} == {f: hf[key][f] for f in FIELDS}, key
     assert api[answers[0]]["model"] == "tiny"
     ppl = next(r for k, r in api.items() if k[0] == "ppl")
-    assert ppl["nll_sum"] is None and "not available over chat completions" in ppl["scores"]["perplexity"]["reason"]
+    assert ppl.get("nll_sum") is None and "not available over chat completions" in ppl["scores"]["perplexity"]["reason"]
     summary = load_json(only_run_dir(tmp_path / "api") / "summary.json")
     assert summary["metrics"]["ppl/perplexity"]["ckpt"] == {"value": None, "n": 0, "ci": None, "unscored": 24}
     assert summary["metrics"]["format/json_validity_strict"] == load_json(only_run_dir(tmp_path / "hf") / "summary.json")["metrics"]["format/json_validity_strict"]

@@ -10,11 +10,11 @@ import pytest
 from conftest import REPO
 from harness.errors import HarnessError
 from harness.policy import default_policy_path, load_policy
-from harness.snapshot import suite_definitions
+from harness.suite import load_suite
 from test_cli_errors import assert_one_line_error
 from test_compare import F02_OK, F03_OK, scored_run
 
-LAB1_METRICS = list(suite_definitions(REPO / "suites" / "lab1.yaml"))
+LAB1_METRICS = [m.name for m in load_suite(str(REPO / "suites" / "lab1.yaml")).metric_definitions()]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from conftest import load_json, only_run_dir
+from conftest import load_json, only_run_dir, scored_records
 
 FAST = ["--gen", "max_new_tokens=6", "--batch-size", "4"]
 
@@ -24,7 +24,7 @@ def test_adapter_run_scores_base_and_adapter(harness_cli, tiny_adapter, tmp_path
     assert ppl["base"]["n"] == ppl["ckpt"]["n"] == 24
     assert ppl["base"]["value"] != ppl["ckpt"]["value"]  # the adapter changes the model
     assert ppl["delta"]["n"] == 24 and len(ppl["delta"]["ci"]) == 2
-    records = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
+    records = scored_records(run)
     assert {r["role"] for r in records} == {"base", "ckpt"}
     assert len(records) == 2 * (10 + 19 + 48 + 24)
     fmt = next(r for r in records if r["task"] == "format" and r["sample"].get("check") == "json")

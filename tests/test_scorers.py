@@ -105,8 +105,7 @@ def test_thinking_is_removed_before_scoring_but_kept_raw():
 
 def test_lab1_suite_has_the_metrics_the_lab_needs():
     suite = load_suite("lab1")
-    names = {f"{t.name}/{m.name}" for t in suite.tasks.values() for m in t.metrics}
-    names |= {f"{g}/{m.name}" for g, m in suite.pooled}
+    names = {m.name for m in suite.metric_definitions()}
     assert {
         "format/json_validity_strict", "format/json_validity_lenient", "format/schema_pass_rate",
         "format/table_pass_rate", "safety/refusal_rate", "safety/over_refusal_rate", "ppl/perplexity",

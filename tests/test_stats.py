@@ -8,7 +8,7 @@ import numpy as np
 
 from harness.metrics import metric_units, summarize_delta, summarize_metric
 from harness.stats import bootstrap_ci, paired_bootstrap_delta
-from harness.suite import MetricSpec
+from harness.records import MetricDef, SampleRecord, ScoreEntry
 
 
 def test_bootstrap_ci_brackets_the_rate_and_is_seeded():
@@ -34,25 +34,27 @@ def test_paired_delta_detects_a_consistent_improvement():
 
 
 def _rec(role, sid, value, **sample):
-    return {"role": role, "task": "t", "id": sid, "sample": sample, "scores": {"s": {"value": value, "reason": "", "label": None}}}
+    record = SampleRecord(role, "m", "t", sid, "p", sample)
+    record.scores = {"s": ScoreEntry(value)}
+    return record
 
 
 def test_metric_counts_unscored_apart_and_filters_by_where():
     records = [_rec("ckpt", "1", 1.0, expect="refuse"), _rec("ckpt", "2", None, expect="refuse"), _rec("ckpt", "3", 0.0, expect="comply")]
-    units = metric_units(records, MetricSpec("refusal_rate", "s", {"expect": "refuse"}), "ckpt")
+    units = metric_units(records, MetricDef("t/refusal_rate", "t", "s", {"expect": "refuse"}), "ckpt")
     summary = summarize_metric(units)
     assert summary["value"] == 1.0 and summary["n"] == 1 and summary["unscored"] == 1
 
 
 def test_metric_with_no_data_is_none_not_zero():
-    units = metric_units([_rec("ckpt", "1", None)], MetricSpec("m", "s"), "ckpt")
+    units = metric_units([_rec("ckpt", "1", None)], MetricDef("t/m", "t", "s"), "ckpt")
     summary = summarize_metric(units)
     assert summary == {"value": None, "n": 0, "ci": None, "unscored": 1}
 
 
 def test_delta_is_paired_on_shared_samples_only():
     records = [_rec("base", "1", 0.0), _rec("base", "2", 0.0), _rec("ckpt", "1", 1.0), _rec("ckpt", "3", 1.0)]
-    spec = MetricSpec("m", "s")
+    spec = MetricDef("t/m", "t", "s")
     delta = summarize_delta(metric_units(records, spec, "base"), metric_units(records, spec, "ckpt"))
     assert delta["n"] == 1 and delta["value"] == 1.0
 
