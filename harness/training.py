@@ -12,7 +12,9 @@ from rich.table import Table
 
 from harness.checkpoint import Checkpoint, resolve_checkpoint
 from harness.checkpoint_scores import Rescorer, read_scores
+from harness.scoring import Progress
 from reports.plots import plot_loss
+from reports.progress import progress_for
 from trainers import get_trainer
 from trainers.config import TrainConfig, load_train_config
 from trainers.diagnosis import diagnose
@@ -21,8 +23,9 @@ from trainers.diagnosis import diagnose
 class RescoreHooks:
     """Scores each checkpoint in process with the trainer's model (base weights never reloaded)."""
 
-    def __init__(self, rescorer: Rescorer | None, base_model: str):
+    def __init__(self, rescorer: Rescorer | None, base_model: str, progress: Progress | None = None):
         self.rescorer, self.base_model = rescorer, base_model
+        self.progress = progress or Progress()
 
     def backend(self, path: Path, model, tokenizer):
         from harness.backends import make_backend
@@ -52,7 +55,7 @@ def run_training(config: TrainConfig, console: Console) -> dict:
         rescorer = Rescorer(out, r.suite, tasks=r.tasks, max_samples=r.max_samples, gen=r.gen,
                             final_gen=r.final_gen, batch_size=r.batch_size, console=console)
         rescorer.load(full=False)  # fail on a bad suite/task before hours of training
-    hooks = RescoreHooks(rescorer, base_model)
+    hooks = RescoreHooks(rescorer, base_model, progress_for(console))
     console.print(f"[bold]train[/bold] trainer={config.trainer} model={config.model} output={out}")
     result = trainer.train(config, hooks, console)
 

@@ -1,5 +1,5 @@
 """Where the judge lives: a remote OpenAI-compatible endpoint, or `local:MODEL`, for which
-`harness serve` is started in this process on a free 127.0.0.1 port for the judge phase and
+`harness serve` is started in this process on a free 127.0.0.1 port while the judge scorers run and
 stopped after it."""
 
 from __future__ import annotations

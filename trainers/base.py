@@ -3,7 +3,9 @@
 A trainer takes a TrainConfig and hooks, trains, and saves PEFT adapter checkpoints under
 `config.output_dir` (checkpoint-<step>/ while training, final/ at the end). It calls
 `hooks.on_start(model, tokenizer)` once before the first step and
-`hooks.on_checkpoint(step, path, model, tokenizer)` after each checkpoint is saved; `model` is
+`hooks.on_checkpoint(step, path, model, tokenizer)` after each checkpoint is saved, and reports
+its steps to `hooks.progress` when the hooks have one (harness.scoring.Progress: a Rich bar on a
+terminal, plain lines in logs); `model` is
 the in-memory PEFT model, so rescoring needs no reload. A trainer that runs elsewhere (another
 process, another tool) needs no code here at all: `harness watch DIR` rescores whatever
 checkpoint directories appear.

@@ -12,11 +12,11 @@ import json
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from harness.chat_template import training_chat_template
 from harness.checkpoint import resolve_checkpoint
 from harness.errors import HarnessError
+from harness.scoring import Progress
 from trainers.base import TrainResult, register_trainer
 from trainers.config import TrainConfig
 from trainers.data import train_validation
@@ -167,25 +167,26 @@ class _ProgressAndRescore(_callback_base()):
 
     def __init__(self, hooks, tokenizer, console: Console):
         self.hooks, self.tokenizer, self.console = hooks, tokenizer, console
-        self.progress = None
-        self.bar = None
-        self.loss = None
+        # a bar on a terminal, plain lines (step, loss, elapsed, eta) in logs; silent for hooks without one
+        self.progress = getattr(hooks, "progress", None) or Progress()
+        self.step = 0
 
     def on_train_begin(self, args, state, control, **kw):
-        columns = [TextColumn("training {task.fields[loss]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
-        self.progress = Progress(*columns, console=self.console)
-        self.progress.start()
-        self.bar = self.progress.add_task("train", total=state.max_steps, loss="")
+        self.progress.start("training", state.max_steps)
+        self.step = state.global_step
+        if self.step:
+            self.progress.advance(self.step)
 
     def on_step_end(self, args, state, control, **kw):
-        self.progress.update(self.bar, completed=state.global_step)
+        self.progress.advance(state.global_step - self.step)
+        self.step = state.global_step
 
     def on_log(self, args, state, control, logs=None, **kw):
         logs = logs or {}
         if "loss" in logs:
-            self.progress.update(self.bar, loss=f"loss {logs['loss']:.3f}")
+            self.progress.describe(f"loss {logs['loss']:.3f}")
         if "eval_loss" in logs:
-            self.progress.console.print(f"step {state.global_step}: eval loss {logs['eval_loss']:.3f}")
+            self.progress.note(f"step {state.global_step}: eval loss {logs['eval_loss']:.3f}")
 
     def on_save(self, args, state, control, model=None, **kw):
         path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
@@ -193,4 +194,4 @@ class _ProgressAndRescore(_callback_base()):
         model.train()
 
     def on_train_end(self, args, state, control, **kw):
-        self.progress.stop()
+        self.progress.close()
