@@ -3,6 +3,8 @@
 Each row: {"response": "...", "id": "<a sample id of the task>"} or {"response": ..., "prompt": ...}.
 A prompt the task does not have is scored as a new sample with the row's own fields (e.g.
 `expect: refuse` for the safety task). `finish_reason` ("stop"/"length") is used when given.
+A `label` (a person's label of the answer, e.g. full_refusal) makes the summary report the
+classifier's agreement with it (harness/label_agreement.py).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from rich.console import Console
 
 from harness.errors import HarnessError
 from harness.jsonl import read_jsonl
+from harness.label_agreement import check_human_labels
 from harness.rundir import RunDir, package_versions
 from harness.runner import answer_record, finish, suite_description
 from harness.suite import Task, load_suite, sample_prompt
+from reports.label_agreement import print_label_agreement
 
 _ROW_KEYS = {"response", "finish_reason", "__line__"}
 
@@ -43,6 +47,7 @@ def score_responses(suite_name: str, task_name: str, responses: str, *, runs_dir
     rows = read_jsonl(responses, what="responses file")
     if not rows:
         raise HarnessError(f"{responses}: no rows")
+    check_human_labels(rows, task, responses)  # a `label` per row: the summary reports agreement with it
     model = name or f"external:{Path(responses).name}"
     run = RunDir.create(Path(runs_dir), suite.name, Path(responses).stem)
     run.write_config({
@@ -60,7 +65,8 @@ def score_responses(suite_name: str, task_name: str, responses: str, *, runs_dir
             resp = row["response"]
             answer = ExternalAnswer(raw=resp, text=split_thinking(resp), finish_reason=row.get("finish_reason"))
             out.write(answer_record("ckpt", model, task, sample, answer))
-    finish(run, suite, ["ckpt"], console=console)
+    summary = finish(run, suite, ["ckpt"], console=console)
+    print_label_agreement(summary, console)
     return run
 
 

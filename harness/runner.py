@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from harness.backends.base import Generation
 from harness.checkpoint import Checkpoint, resolve_checkpoint, resolve_endpoint
 from harness.errors import HarnessError
+from harness.label_agreement import label_agreement
 from harness.metrics import summarize
 from harness.openai_client import looks_like_url
 from harness.rundir import RunDir, package_versions
@@ -269,6 +270,9 @@ def finish(run: RunDir, suite: Suite, roles: list[str], *, console: Console) -> 
         "models": {r: n for r, n in _roles_models(config).items() if r in roles},
         "metrics": summarize(suite, records, roles),
     }
+    agreement = label_agreement(suite, records)  # answers with human labels (`harness score`)
+    if agreement:
+        summary["label_agreement"] = agreement
     judgments = run.judgments()
     if judgments is not None:
         from judges.summary import judge_summary
