@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.loglikelihood_metrics import LOGLIKELIHOOD_METRICS
 from harness.stats import bootstrap_ci, paired_bootstrap_delta, ratio_stat
 from harness.suite import MetricSpec, Suite
 
@@ -21,21 +22,23 @@ class Units:
     num: np.ndarray
     den: np.ndarray
     unscored: int
-    perplexity: bool
+    loglikelihood: str | None  # a loglikelihood metric's name (perplexity, bits_per_byte): its transform applies
 
     def transform(self, x):
-        return np.exp(x) if self.perplexity else x
+        return LOGLIKELIHOOD_METRICS[self.loglikelihood].transform(x) if self.loglikelihood else x
 
 
 def metric_units(records: list[dict], metric: MetricSpec, role: str) -> Units:
     keys, num, den, unscored = [], [], [], 0
+    loglikelihood = LOGLIKELIHOOD_METRICS.get(metric.scorer)
     for r in records:
         if r["role"] != role or not metric.selects(r.get("sample", {})):
             continue
         key = f"{r['task']}/{r['id']}"
-        if metric.scorer == "perplexity":
-            if r.get("nll_sum") is not None and r["n_tokens"] > 0:
-                keys.append(key), num.append(r["nll_sum"]), den.append(r["n_tokens"])
+        if loglikelihood:
+            count = r.get(loglikelihood.denominator)  # n_bytes is missing in runs made before it existed
+            if r.get("nll_sum") is not None and count:
+                keys.append(key), num.append(r["nll_sum"]), den.append(count)
             elif "nll_sum" in r and r["nll_sum"] is None:
                 unscored += 1  # the backend has no loglikelihoods (an API endpoint)
             continue
@@ -46,7 +49,7 @@ def metric_units(records: list[dict], metric: MetricSpec, role: str) -> Units:
             unscored += 1
             continue
         keys.append(key), num.append(score["value"]), den.append(1.0)
-    return Units(keys, np.array(num, float), np.array(den, float), unscored, metric.scorer == "perplexity")
+    return Units(keys, np.array(num, float), np.array(den, float), unscored, loglikelihood and loglikelihood.name)
 
 
 def summarize_metric(units: Units, seed: int = 0) -> dict:

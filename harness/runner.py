@@ -102,7 +102,8 @@ def run_suite(request: RunRequest, *, resume: str | None = None, console: Consol
         backend = make_backend(ckpt)  # before the run dir exists: a model that cannot load leaves nothing behind
         run = RunDir.create(Path(request.runs_dir), suite.name, ckpt.name)
 
-    pending = pending_work(suite, roles, run.records(), request.batch_size)
+    pending = pending_work(suite, roles, run.records(), request.batch_size,
+                           loglikelihood_length=getattr(backend, "loglikelihood_length", None))
     if pending and backend is None:
         backend = make_backend(ckpt)
     if not resume:
@@ -174,19 +175,29 @@ class Batch:
     todo: set[str]  # sample ids still missing; the whole batch is regenerated so outputs match
 
 
-def pending_work(suite: Suite, roles: list[str], done_records: list[dict], batch_size: int) -> list[Batch]:
-    """Fixed batches (same composition on every run and resume, so greedy outputs are identical)."""
+def pending_work(suite: Suite, roles: list[str], done_records: list[dict], batch_size: int,
+                 loglikelihood_length=None) -> list[Batch]:
+    """Fixed batches (same composition on every run and resume, so greedy outputs are identical).
+
+    Samples are ordered by the length of their text; loglikelihood tasks by token count when
+    `loglikelihood_length(messages, mask)` (the backend's) is given: less padding per batch."""
     done = {(r["role"], r["task"], r["id"]) for r in done_records}
     batches = []
     for role in roles:
         for task in suite.tasks.values():
-            ordered = sorted(task.samples, key=lambda s: (len(str(s.get("prompt", s.get("messages")))), s["id"]))
+            ordered = sorted(task.samples, key=_sample_order(task, loglikelihood_length))
             for i in range(0, len(ordered), batch_size):
                 chunk = ordered[i : i + batch_size]
                 todo = {s["id"] for s in chunk if (role, task.name, s["id"]) not in done}
                 if todo:
                     batches.append(Batch(role, task, chunk, todo))
     return batches
+
+
+def _sample_order(task: Task, loglikelihood_length):
+    if task.kind == "loglikelihood" and loglikelihood_length is not None:
+        return lambda s: (loglikelihood_length(s["messages"], task.mask), s["id"])
+    return lambda s: (len(str(s.get("prompt", s.get("messages")))), s["id"])
 
 
 def execute(suite: Suite, backend, batches: list[Batch], run: RunDir, *, console: Console, model_names: dict) -> None:
@@ -210,8 +221,8 @@ def _run_batch(backend, batch: Batch, model_names: dict) -> list[dict]:
             return [_no_loglikelihood_record(batch.role, model_names[batch.role], task, s) for s in batch.samples]
         results = backend.loglikelihood(conversations, mask=task.mask, role=batch.role)
         return [
-            base_record(batch.role, model_names[batch.role], task, s) | {"nll_sum": nll, "n_tokens": n}
-            for s, (nll, n) in zip(batch.samples, results)
+            base_record(batch.role, model_names[batch.role], task, s) | {"nll_sum": nll, "n_tokens": n, "n_bytes": n_bytes}
+            for s, (nll, n, n_bytes) in zip(batch.samples, results)
         ]
     gens = backend.generate(conversations, task.generation, role=batch.role)
     return [answer_record(batch.role, model_names[batch.role], task, s, g) for s, g in zip(batch.samples, gens)]

@@ -26,6 +26,7 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.generation import GenerationSettings
 from harness.jsonl import read_jsonl
+from harness.loglikelihood_metrics import LOGLIKELIHOOD_METRICS
 from harness.yaml_lines import check_keys, key_line, line_of as _line, load_yaml  # noqa: F401  (re-exported)
 from suites.scorers import registered_scorers
 
@@ -45,7 +46,7 @@ class ScorerSpec:
 @dataclass
 class MetricSpec:
     name: str
-    scorer: str  # a ScorerSpec id, or "perplexity" for loglikelihood tasks
+    scorer: str  # a ScorerSpec id, or "perplexity" / "bits_per_byte" for loglikelihood tasks
     where: dict[str, Any] = field(default_factory=dict)
     higher_is_better: bool = True
     roles: tuple[str, ...] | None = None  # only these roles have it (e.g. a win rate of ckpt over base)
@@ -186,8 +187,8 @@ def _load_task(name, spec, path, suite_gen, every, data_file, gen_overrides) -> 
     if dupes:
         raise HarnessError(f"{where}: task '{name}' has two scorers with id {sorted(dupes)[0]!r}; give one an 'id'")
     if kind == "loglikelihood":
-        metrics = [_metric(m, s, path, {"perplexity"}) for m, s in (spec.get("metrics") or {}).items()]
-        metrics = metrics or [MetricSpec("perplexity", "perplexity", higher_is_better=False)]
+        metrics = [_metric(m, s, path, set(LOGLIKELIHOOD_METRICS)) for m, s in (spec.get("metrics") or {}).items()]
+        metrics = metrics or [MetricSpec(m, m, higher_is_better=False) for m in LOGLIKELIHOOD_METRICS]
     else:
         by_id = {s.id: s for s in scorers}
         metrics = [_metric(m, s, path, by_id) for m, s in (spec.get("metrics") or {}).items()]

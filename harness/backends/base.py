@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 _THINK_BLOCK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
 
@@ -15,6 +16,14 @@ class Generation:
     finish_reason: str  # "stop" (end-of-turn token) or "length" (hit max_new_tokens)
     prompt_tokens: int
     completion_tokens: int
+
+
+class Loglikelihood(NamedTuple):
+    """What `loglikelihood` returns per conversation."""
+
+    nll_sum: float  # sum of the negative log-likelihoods (nats) of the counted tokens
+    n_tokens: int  # counted tokens
+    n_bytes: int  # UTF-8 bytes of the text the counted tokens spell (for bits per byte)
 
 
 def split_thinking(raw: str) -> str:
