@@ -24,6 +24,7 @@ from harness.backends import make_backend
 from harness.backends.base import Generation
 from harness.checkpoint import Checkpoint, resolve_model
 from harness.errors import HarnessError
+from harness.label_agreement import label_agreement
 from harness.metrics import summarize
 from harness.records import SampleRecord
 from harness.rundir import RunDir, package_versions
@@ -100,7 +101,10 @@ def run_suite(request: RunRequest, *, resume: str | None = None, console: Consol
         run = RunDir.create(Path(request.runs_dir), suite.name, ckpt.name)
         run.write_config(build_config(request, suite, ckpt, roles, backend, context.available))
 
-    pending = pending_work(suite, roles, run.records(), request.batch_size)
+    if backend is None and any(t.kind == "loglikelihood" for t in suite.tasks.values()):
+        backend = make_backend(ckpt)  # --resume: batches of loglikelihood tasks are ordered by its token counts
+    pending = pending_work(suite, roles, run.records(), request.batch_size,
+                           loglikelihood_length=getattr(backend, "loglikelihood_length", None))
     if pending and backend is None:
         backend = make_backend(ckpt)
     console.print(f"[bold]Run[/bold] {run.path}  suite={suite.name}  ckpt={ckpt.spec}  roles={', '.join(roles)}")
@@ -176,19 +180,29 @@ class Batch:
     todo: set[str]  # sample ids still missing; the whole batch is regenerated so outputs match
 
 
-def pending_work(suite: Suite, roles: list[str], done_records: list[SampleRecord], batch_size: int) -> list[Batch]:
-    """Fixed batches (same composition on every run and resume, so greedy outputs are identical)."""
+def pending_work(suite: Suite, roles: list[str], done_records: list[SampleRecord], batch_size: int,
+                 loglikelihood_length=None) -> list[Batch]:
+    """Fixed batches (same composition on every run and resume, so greedy outputs are identical).
+
+    Samples are ordered by the length of their text; loglikelihood tasks by token count when
+    `loglikelihood_length(messages, mask)` (the backend's) is given: less padding per batch."""
     done = {r.key for r in done_records}
     batches = []
     for role in roles:
         for task in suite.tasks.values():
-            ordered = sorted(task.samples, key=lambda s: (len(str(s.get("prompt", s.get("messages")))), s["id"]))
+            ordered = sorted(task.samples, key=_sample_order(task, loglikelihood_length))
             for i in range(0, len(ordered), batch_size):
                 chunk = ordered[i : i + batch_size]
                 todo = {s["id"] for s in chunk if (role, task.name, s["id"]) not in done}
                 if todo:
                     batches.append(Batch(role, task, chunk, todo))
     return batches
+
+
+def _sample_order(task: Task, loglikelihood_length):
+    if task.kind == "loglikelihood" and loglikelihood_length is not None:
+        return lambda s: (loglikelihood_length(s["messages"], task.mask), s["id"])
+    return lambda s: (len(str(s.get("prompt", s.get("messages")))), s["id"])
 
 
 def execute(suite: Suite, backend, batches: list[Batch], run: RunDir, *, console: Console, model_names: dict) -> None:
@@ -215,9 +229,9 @@ def _run_batch(backend, batch: Batch, model_names: dict) -> list[SampleRecord]:
             return records
         results = backend.loglikelihood([s["messages"] for s in batch.samples], mask=task.mask, role=batch.role)
         out = []
-        for s, (nll, n) in zip(batch.samples, results):
+        for s, result in zip(batch.samples, results):
             record = new_record(batch.role, model, task, s)
-            record.nll_sum, record.n_tokens = nll, n
+            record.nll_sum, record.n_tokens, record.n_bytes = result.nll_sum, result.n_tokens, result.n_bytes
             out.append(record)
         return out
     gens = backend.generate([sample_messages(s) for s in batch.samples], task.generation, role=batch.role)
@@ -261,6 +275,9 @@ def finish(run: RunDir, suite: Suite, roles: list[str], *, console: Console) -> 
         "models": {r: n for r, n in _roles_models(config).items() if r in roles},
         "metrics": summarize(definitions, records, roles),
     }
+    agreement = label_agreement(suite, records)  # answers with human labels (`harness score`)
+    if agreement:
+        summary["label_agreement"] = agreement
     judgments = run.judgments()
     if judgments is not None:
         from judges.summary import judge_summary

@@ -3,6 +3,8 @@
 Each row: {"response": "...", "id": "<a sample id of the task>"} or {"response": ..., "prompt": ...}.
 A prompt the task does not have is scored as a new sample with the row's own fields (e.g.
 `expect: refuse` for the safety task). `finish_reason` ("stop"/"length") is used when given.
+A `label` (a person's label of the answer, e.g. full_refusal) makes the summary report the
+classifier's agreement with it (harness/label_agreement.py).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from rich.console import Console
 
 from harness.errors import HarnessError
 from harness.jsonl import read_jsonl
+from harness.label_agreement import check_human_labels
 from harness.records import SampleRecord
 from harness.rundir import RunDir, package_versions
 from harness.runner import finish, metric_definitions, suite_description
 from harness.scoring import score_run
 from harness.suite import Task, load_suite, sample_prompt
 from harness.text import split_thinking
+from reports.label_agreement import print_label_agreement
 
 _ROW_KEYS = {"response", "finish_reason", "__line__"}
 
@@ -34,6 +38,7 @@ def score_responses(suite_name: str, task_name: str, responses: str, *, runs_dir
     rows = read_jsonl(responses, what="responses file")
     if not rows:
         raise HarnessError(f"{responses}: no rows")
+    check_human_labels(rows, task, responses)  # a `label` per row: the summary reports agreement with it
     model = name or f"external:{Path(responses).name}"
     records = [_record(task, row, responses, model) for row in rows]  # every row checked before anything is written
     run = RunDir.create(Path(runs_dir), suite.name, Path(responses).stem)
@@ -51,7 +56,8 @@ def score_responses(suite_name: str, task_name: str, responses: str, *, runs_dir
         for record in records:
             out.write(record.to_dict())
     score_run(run, suite)
-    finish(run, suite, ["ckpt"], console=console)
+    summary = finish(run, suite, ["ckpt"], console=console)
+    print_label_agreement(summary, console)
     return run
 
 

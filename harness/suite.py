@@ -208,7 +208,7 @@ def _load_task(name, spec, path, suite_gen, every, data_file, gen_overrides) -> 
     samples = _load_samples(samples_file, kind)
     task_gen = spec.get("generation") or {}
     gen = suite_gen.updated(task_gen, f"{path}:{_line(task_gen)}").updated(gen_overrides, "command line")
-    default_scorers = ["perplexity"] if kind == "loglikelihood" else []
+    default_scorers = ["perplexity", "bits_per_byte"] if kind == "loglikelihood" else []
     scorer_entries = list(spec.get("scorers") or default_scorers) + (list(every) if kind == "generate" else [])
     scorers = [_scorer(entry, where) for entry in scorer_entries]
     for s in scorers:

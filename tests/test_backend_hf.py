@@ -39,9 +39,9 @@ def test_base_role_switches_the_adapter_off(backend, tiny_model):
     plain = HFBackend(resolve_checkpoint(str(tiny_model)))
     assert [g.raw for g in backend.generate(CONVS, settings, role="base")] == [g.raw for g in plain.generate(CONVS, settings)]
     conv = [[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello there, friend."}]]
-    (base_nll, base_n), = backend.loglikelihood(conv, role="base")
-    (plain_nll, plain_n), = plain.loglikelihood(conv)
-    (ckpt_nll, _), = backend.loglikelihood(conv, role="ckpt")
+    (base_nll, base_n, _), = backend.loglikelihood(conv, role="base")
+    (plain_nll, plain_n, _), = plain.loglikelihood(conv)
+    (ckpt_nll, _, _), = backend.loglikelihood(conv, role="ckpt")
     assert base_n == plain_n and base_nll == pytest.approx(plain_nll, rel=1e-5)
     assert ckpt_nll != pytest.approx(plain_nll, rel=1e-3)
 
@@ -70,16 +70,27 @@ def test_loglikelihood_batched_matches_a_hand_computed_nll(backend):
     batched = backend.loglikelihood(convs)
     tok = backend.tokenizer
     template = training_chat_template(tok, "tiny")
-    for conv, (nll_sum, n) in zip(convs, batched):
+    for conv, (nll_sum, n, n_bytes) in zip(convs, batched):
         ids, mask = assistant_mask(tok, conv, template)
         with torch.no_grad():
-            logits = backend.model(input_ids=torch.tensor([ids])).logits[0]
-        logp = torch.log_softmax(logits.float(), -1)
+            logits = backend.model(input_ids=torch.tensor([ids])).logits[0].double()
+        logp = torch.log_softmax(logits, -1)  # float64 reference
         expected = -sum(logp[t - 1, ids[t]].item() for t in range(1, len(ids)) if mask[t])
-        assert n == sum(mask[1:]) and nll_sum == pytest.approx(expected, rel=1e-4)
+        assert n == sum(mask[1:]) and nll_sum == pytest.approx(expected, rel=1e-5)
+        # bits per byte divides by the answer's UTF-8 bytes (the end-of-turn token spells none)
+        assert n_bytes == len(conv[-1]["content"].encode("utf-8"))
     all_tokens = backend.loglikelihood(convs, mask="all")
-    assert all(n_all > n for (_, n_all), (_, n) in zip(all_tokens, batched))
+    assert all(n_all > n and bytes_all > n_bytes for (_, n_all, bytes_all), (_, n, n_bytes) in zip(all_tokens, batched))
     assert math.isfinite(batched[0][0])
+
+
+def test_loglikelihood_length_orders_by_tokens_not_characters(backend):
+    # the tiny tokenizer knows "the" (one token) but not Chinese (several byte tokens per character)
+    long_chars = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "the the the the the the the"}]
+    many_words = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "你好世界你好"}]
+    assert len(str(long_chars)) > len(str(many_words))
+    assert backend.loglikelihood_length(long_chars) < backend.loglikelihood_length(many_words)
+    assert backend.loglikelihood_length(many_words) == len(backend.scored_tokens(many_words)[0])
 
 
 def test_unpatchable_template_without_generation_markers_is_a_clear_error(backend):

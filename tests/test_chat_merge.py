@@ -71,9 +71,9 @@ def test_merge_equals_the_adapter_and_saves_a_plain_model(harness_cli, tiny_adap
     merged = HFBackend(resolve_checkpoint(str(out)))
     assert not merged.ckpt.has_base  # a plain model now
     conv = [[{"role": "user", "content": "用三句话介绍量子计算"}, {"role": "assistant", "content": "量子计算利用量子比特。"}]]
-    (nll_merged, n1), = merged.loglikelihood(conv)
-    (nll_adapter, n2), = adapter_backend.loglikelihood(conv, role="ckpt")
-    (nll_base, _), = adapter_backend.loglikelihood(conv, role="base")
+    (nll_merged, n1, _), = merged.loglikelihood(conv)
+    (nll_adapter, n2, _), = adapter_backend.loglikelihood(conv, role="ckpt")
+    (nll_base, _, _), = adapter_backend.loglikelihood(conv, role="base")
     assert n1 == n2 and nll_merged == pytest.approx(nll_adapter, rel=1e-4)
     assert nll_merged != pytest.approx(nll_base, rel=1e-3)  # the update really is in the weights
     prompts = [[{"role": "user", "content": "hello"}]]

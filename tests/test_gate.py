@@ -141,7 +141,8 @@ def test_the_default_lab1_policy_fails_the_metrics_a_ppl_only_run_lacks(harness_
     assert code == 1
     assert "suites/policies/lab1.yaml" in out
     cases = junit_cases(junit)
-    assert len(cases) == 8 and cases["ppl/perplexity"].find("failure") is None
+    assert len(cases) == 9 and cases["ppl/perplexity"].find("failure") is None
+    assert cases["ppl/bits_per_byte"].find("failure") is None
     missing = cases["safety/refusal_rate"].find("failure")
     assert missing is not None and "not in this run (its tasks: ppl)" in missing.get("message")
     assert sum(c.find("failure") is not None for c in cases.values()) == 7

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
-
+from typing import NamedTuple, Protocol
 
 
 @dataclass
@@ -16,6 +15,14 @@ class Generation:
     completion_tokens: int
 
 
+class Loglikelihood(NamedTuple):
+    """What `loglikelihood` returns per conversation."""
+
+    nll_sum: float  # sum of the negative log-likelihoods (nats) of the counted tokens
+    n_tokens: int  # counted tokens
+    n_bytes: int  # UTF-8 bytes of the text the counted tokens spell (for bits per byte)
+
+
 class Backend(Protocol):
     """What the engine needs from a model backend."""
 
@@ -25,5 +32,5 @@ class Backend(Protocol):
     def generate(self, batch: list[list[dict]], settings, role: str = "ckpt") -> list[Generation]:
         """One Generation per conversation; role "base" runs an adapter's base (adapter off)."""
 
-    def loglikelihood(self, batch: list[list[dict]], mask: str = "assistant", role: str = "ckpt") -> list[tuple[float, int]]:
-        """Per conversation: (sum of NLL over counted tokens, number of counted tokens)."""
+    def loglikelihood(self, batch: list[list[dict]], mask: str = "assistant", role: str = "ckpt") -> list[Loglikelihood]:
+        """Per conversation: the NLL sum over counted tokens, their number and their UTF-8 bytes."""

@@ -13,7 +13,7 @@ from typing import Iterator
 import torch
 
 from harness.backends import register_backend
-from harness.backends.base import Generation
+from harness.backends.base import Generation, Loglikelihood
 from harness.text import split_thinking
 from harness.chat_template import assistant_mask, require_chat_template, training_chat_template
 from harness.checkpoint import Checkpoint
@@ -134,38 +134,64 @@ class HFBackend:
         return results
 
     # ---- loglikelihood -------------------------------------------------------------------
-    @torch.inference_mode()
-    def loglikelihood(self, batch: list[list[dict]], mask: str = "assistant", role: str = "ckpt") -> list[tuple[float, int]]:
-        """Per conversation: (sum of NLL over counted tokens, number of counted tokens).
+    def scored_tokens(self, messages: list[dict], mask: str = "assistant") -> tuple[list[int], list[int]]:
+        """(token ids, 0/1 per token: counted or not) of one conversation as `loglikelihood` scores it.
 
         mask="assistant" counts the assistant's tokens (end-of-turn included) as the chat
         template marks them; mask="all" counts every token after the first.
         """
-        rows = []
-        for messages in batch:
-            if mask == "assistant":
-                if self._training_template is None:
-                    self._training_template = training_chat_template(self.tokenizer, self.ckpt.spec)
-                ids, m = assistant_mask(self.tokenizer, messages, self._training_template)
-            else:
-                ids = self.tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"]
-                m = [0] + [1] * (len(ids) - 1)
-            rows.append((list(ids), list(m)))
+        if mask == "assistant":
+            if self._training_template is None:
+                self._training_template = training_chat_template(self.tokenizer, self.ckpt.spec)
+            ids, m = assistant_mask(self.tokenizer, messages, self._training_template)
+            return list(ids), list(m)
+        ids = self.tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"]
+        return list(ids), [0] + [1] * (len(ids) - 1)
+
+    def loglikelihood_length(self, messages: list[dict], mask: str = "assistant") -> int:
+        """Token count of a conversation: the runner batches loglikelihood samples by it (least padding)."""
+        return len(self.scored_tokens(messages, mask)[0])
+
+    @torch.inference_mode()
+    def loglikelihood(self, batch: list[list[dict]], mask: str = "assistant", role: str = "ckpt") -> list[Loglikelihood]:
+        """Per conversation: the NLL sum over counted tokens, their count, and the UTF-8 bytes they spell."""
+        rows = [self.scored_tokens(messages, mask) for messages in batch]
         width = max(len(ids) for ids, _ in rows)
         pad = self.tokenizer.pad_token_id
         input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in rows], device=self.device)
         attn = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in rows], device=self.device)
         counted = torch.tensor([m + [0] * (width - len(m)) for _, m in rows], device=self.device)
+        # token t is predicted from position t - 1; only positions that predict a counted token
+        # need logits (the vocabulary projection and softmax are the costly part for small models)
+        target = counted[:, 1:].bool()
+        positions = target.any(dim=0).nonzero().squeeze(1)
         with self.role(role):
-            logits = self.model(input_ids=input_ids, attention_mask=attn).logits.float()
-        # token t is predicted from positions < t
-        nll = torch.nn.functional.cross_entropy(
-            logits[:, :-1].transpose(1, 2), input_ids[:, 1:], reduction="none"
-        )
-        weights = counted[:, 1:].float()
-        sums = (nll * weights).sum(dim=1).tolist()
-        counts = weights.sum(dim=1).long().tolist()
-        return list(zip(sums, counts))
+            logits = self._logits_at(input_ids, attn, positions)
+        keep = target[:, positions]
+        logprobs = torch.log_softmax(logits[keep].float(), dim=-1)  # over the vocabulary: exact and fast
+        targets = input_ids[:, 1:][:, positions][keep]
+        nll = -logprobs.gather(1, targets[:, None]).squeeze(1)
+        row_of = torch.arange(len(rows), device=self.device)[:, None].expand_as(keep)[keep]
+        sums = torch.zeros(len(rows), dtype=nll.dtype, device=self.device).index_add_(0, row_of, nll).tolist()
+        return [Loglikelihood(total, sum(m[1:]), self._counted_bytes(ids, m)) for total, (ids, m) in zip(sums, rows)]
+
+    def _logits_at(self, input_ids: torch.Tensor, attn: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """Logits at `positions` only (models that take `logits_to_keep` skip the rest of the projection)."""
+        try:
+            return self.model(input_ids=input_ids, attention_mask=attn, logits_to_keep=positions).logits
+        except TypeError:  # a model without logits_to_keep
+            return self.model(input_ids=input_ids, attention_mask=attn).logits[:, positions]
+
+    def _counted_bytes(self, ids: list[int], mask: list[int]) -> int:
+        """UTF-8 bytes of the text the counted tokens spell, special tokens (end of turn) left out."""
+        total, span = 0, []
+        for token, counted in zip(ids[1:] + [None], mask[1:] + [0]):
+            if counted:
+                span.append(token)
+            elif span:
+                total += len(self.tokenizer.decode(span, skip_special_tokens=True).encode("utf-8"))
+                span = []
+        return total
 
 
 def load_tokenizer(ckpt: Checkpoint):
