@@ -51,7 +51,7 @@ class RunRequest:
         if isinstance(self.judge, dict):  # from config.json on --resume
             from judges.options import JudgeOptions
 
-            self.judge = JudgeOptions(**self.judge)
+            self.judge = JudgeOptions.from_dict(self.judge)
 
 
 def resolve_model(request: RunRequest) -> Checkpoint:

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from harness.backends.base import Generation
 from harness.checkpoint import Checkpoint
+from harness.openai_client import EndpointSettings
 from harness.rundir import RunDir
 from harness.runner import RunRequest, answer_record, build_config, finish
 from harness.suite import load_suite
@@ -83,7 +84,7 @@ def make_run(tmp_path: Path, suite_path: Path, options: JudgeOptions):
 
 
 def judged(tmp_path, suite_path, url, **opts):
-    opts = {"backoff_s": 0.01, "retries": 1, "cache_dir": str(tmp_path / "cache")} | opts
+    opts = {"endpoint": EndpointSettings(backoff_s=0.01, retries=1), "cache_dir": str(tmp_path / "cache")} | opts
     options = JudgeOptions(url=url, model="scripted-judge", **opts).check()
     run, suite = make_run(tmp_path, suite_path, options)
     console = Console(width=200, record=True)
