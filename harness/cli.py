@@ -361,7 +361,8 @@ def _add_chat(sub) -> None:
     p.add_argument("--role", choices=["ckpt", "base"], default="ckpt", help="base: an adapter's base model (adapter off)")
     p.add_argument("--system", help="system prompt kept across /reset")
     p.add_argument("--gen", action="append", default=[], metavar="KEY=VALUE",
-                   help="generation settings (defaults: seed 004's temperature 0.95, top_k 20, top_p 0.85, repetition_penalty 1.2)")
+                   help="generation settings (chat defaults: temperature 0.95, top_k 20, top_p 0.85, repetition_penalty 1.2, "
+                        "max_new_tokens 1024; --gen temperature=0 for greedy)")
     p.add_argument("--trust-remote-code", action="store_true")
 
 
