@@ -1,6 +1,6 @@
-"""Benchmark: the lab's 10-prompt generation, batched `hf` backend vs the seed's loop.
+"""Benchmark: the lab's 10-prompt generation, batched `hf` backend vs the lab's reference loop.
 
-The baseline is seed 000's `generate_response`: one prompt at a time, `model.generate` on a
+The baseline is the lab's `generate_response` (docs/lab1.md step 1): one prompt at a time, `model.generate` on a
 single sequence. Both sides use the same model object, the same greedy settings and the same
 max_new_tokens, and the script prints how many tokens each side generated so the times compare
 like with like.
@@ -22,7 +22,7 @@ from harness.suite import load_suite, sample_messages
 
 
 def generate_response(model, tokenizer, prompt, max_new_tokens=256):
-    """Seed 000 step 1, with greedy decoding instead of sampling (same settings as the harness run)."""
+    """The lab's reference loop (step 1), with greedy decoding instead of sampling (same settings as the harness run)."""
     messages = [{"role": "user", "content": prompt}]
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     inputs = tokenizer(text, return_tensors="pt").to(model.device)
@@ -60,7 +60,7 @@ def main() -> None:
 
     print(f"model: {args.ckpt}  device: {backend.device}  threads: {torch.get_num_threads()}  "
           f"prompts: {len(prompts)}  max_new_tokens: {args.max_new_tokens}  greedy")
-    print(f"seed loop (one prompt at a time): {t_loop:7.2f} s  {loop_tokens:5d} tokens  {loop_tokens / t_loop:7.1f} tok/s")
+    print(f"lab loop (one prompt at a time):  {t_loop:7.2f} s  {loop_tokens:5d} tokens  {loop_tokens / t_loop:7.1f} tok/s")
     print(f"hf backend (batch {args.batch_size:>2}):          {t_batched:7.2f} s  {batched_tokens:5d} tokens  {batched_tokens / t_batched:7.1f} tok/s")
     print(f"speed-up (loop time / batched time): {t_loop / t_batched:.2f}x; identical answers: {same}/{len(prompts)}")
 

@@ -1,4 +1,4 @@
-"""Benchmark: QLoRA training throughput and peak memory, this trainer vs the seed-000 script.
+"""Benchmark: QLoRA training throughput and peak memory, this trainer vs the lab's reference script.
 
 A randomly initialised model with the Qwen3-1.7B architecture (no weights needed) and a tokenizer
 trained here on synthetic text; QLoRA r=32 / alpha 64 on all linear layers, sequences of
@@ -6,7 +6,7 @@ trained here on synthetic text; QLoRA r=32 / alpha 64 on all linear layers, sequ
 process, one after the other:
 
 (a) `trainers.qlora` (our trainer: assistant-only loss from the chat template, no rescoring here)
-(b) the seed-000 step-3 SFTTrainer settings: text field rendered with apply_chat_template, loss
+(b) the lab's step-3 SFTTrainer script settings (docs/lab1.md): text field rendered with apply_chat_template, loss
     on every token, bf16 where supported, gradient checkpointing, batch 4 x accumulation 4.
 
 It prints tokens/s (from TRL's token counter) and peak GPU memory for each, and the ratios.
@@ -112,8 +112,8 @@ def run_ours(model_dir: Path, data: Path, out: Path, a) -> dict:
     return {"peak_gb": peak_memory_gb(), "log": result.log_history}
 
 
-def run_seed(model_dir: Path, convs, out: Path, a) -> dict:
-    """Seed 000 steps 1 and 3, with max_seq_length -> max_length (TRL 1.x) and the step count capped."""
+def run_reference(model_dir: Path, convs, out: Path, a) -> dict:
+    """The lab's steps 1 and 3 (docs/lab1.md), with max_seq_length -> max_length (TRL 1.x) and the step count capped."""
     from datasets import Dataset
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
@@ -160,9 +160,9 @@ def main() -> None:
         data.write_text("".join(json.dumps({"messages": c}) + "\n" for c in convs))
         t0 = time.time()
         ours = run_ours(model_dir, data, tmp / "ours", a)
-        seed = run_seed(model_dir, convs, tmp / "seed", a)
+        reference = run_reference(model_dir, convs, tmp / "reference", a)
     rows = []
-    for name, r in (("this trainer (trainers.qlora)", ours), ("seed-000 SFTTrainer script", seed)):
+    for name, r in (("this trainer (trainers.qlora)", ours), ("the lab's SFTTrainer script", reference)):
         tokens, runtime, tps = tokens_per_second(r["log"])
         rows.append((name, tokens, runtime, tps, r["peak_gb"]))
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU (peak = process max RSS, shared)"
@@ -171,7 +171,7 @@ def main() -> None:
     for name, tokens, runtime, tps, peak in rows:
         print(f"{name:32s} {tokens:10.0f} tokens  {runtime:8.1f} s  {tps:9.1f} tok/s  peak {peak:6.2f} GiB")
     (_, _, _, tps_a, peak_a), (_, _, _, tps_b, peak_b) = rows
-    print(f"ratio (this / seed): throughput {tps_a / tps_b:.2f}x, peak memory {peak_a / peak_b:.2f}x")
+    print(f"ratio (this / lab script): throughput {tps_a / tps_b:.2f}x, peak memory {peak_a / peak_b:.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """`harness chat`: talk to a checkpoint, multi-turn, from a terminal or a pipe.
 
-Each input line is one user turn; the whole history goes to the model every turn (seed 004,
-section 6). `/reset` clears the history (a --system prompt stays), `/exit` or end of input
+Each input line is one user turn; the whole history goes to the model every turn.
+`/reset` clears the history (a --system prompt stays), `/exit` or end of input
 quits. Thinking (`<think>...</think>`) is not kept in the history, as Qwen3 expects.
 
-Defaults are seed 004's interactive settings (temperature 0.95, top_k 20, top_p 0.85,
+Defaults are lively sampling settings for interactive use (temperature 0.95, top_k 20, top_p 0.85,
 repetition_penalty 1.2, max_new_tokens 1024); `--gen KEY=VALUE` changes any of them, e.g.
 `--gen temperature=0` for greedy answers.
 """

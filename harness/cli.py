@@ -36,33 +36,41 @@ def _add_run(sub) -> None:
 
 
 def _add_judge_flags(p) -> None:
+    from harness.openai_client import EndpointSettings
+    from judges.options import JudgeOptions
+
+    d, max_tokens = EndpointSettings(), JudgeOptions(url="").max_tokens  # the defaults live there, once
     g = p.add_argument_group("LLM judge (docs/judge.md)")
     g.add_argument("--judge", metavar="URL|local:MODEL",
                    help="judge the suite's judged tasks: an OpenAI-compatible base URL (with --judge-model), "
                         "or local:MODEL to start `harness serve` on MODEL for the run")
     g.add_argument("--judge-model", help="the judge model's id at --judge URL")
-    g.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", metavar="VAR",
-                   help="environment variable holding the judge's API key (default: OPENAI_API_KEY; never written to disk)")
-    g.add_argument("--judge-concurrency", type=int, default=8, help="judge requests in flight at once (default: 8)")
-    g.add_argument("--judge-timeout", type=float, default=60.0, help="seconds per judge request (default: 60)")
-    g.add_argument("--judge-retries", type=int, default=4, help="retries on 429, 5xx, timeouts, connection errors (default: 4)")
-    g.add_argument("--judge-backoff", type=float, default=1.0, help="first retry wait in seconds, doubling (default: 1)")
-    g.add_argument("--judge-max-tokens", type=int, default=1024, help="judge reply length limit (default: 1024)")
+    g.add_argument("--judge-api-key-env", default=d.api_key_env, metavar="VAR",
+                   help=f"environment variable holding the judge's API key (default: {d.api_key_env}; never written to disk)")
+    g.add_argument("--judge-concurrency", type=int, default=d.concurrency,
+                   help=f"judge requests in flight at once (default: {d.concurrency})")
+    g.add_argument("--judge-timeout", type=float, default=d.timeout_s,
+                   help=f"seconds per judge request attempt (default: {d.timeout_s:g})")
+    g.add_argument("--judge-retries", type=int, default=d.retries,
+                   help=f"retries on 408/409/429, 5xx, timeouts, connection errors (default: {d.retries})")
+    g.add_argument("--judge-backoff", type=float, default=d.backoff_s,
+                   help=f"first retry wait in seconds, doubling with jitter; a server's Retry-After wins (default: {d.backoff_s:g})")
+    g.add_argument("--judge-max-tokens", type=int, default=max_tokens, help=f"judge reply length limit (default: {max_tokens})")
     g.add_argument("--judge-cache", metavar="DIR", help="judge reply cache (default: ~/.cache/sft-harness/judge)")
 
 
 def _judge_options(args):
+    from harness.openai_client import EndpointSettings
     from judges.options import JudgeOptions
 
     if not args.judge:
         if args.judge_model:
             raise HarnessError("--judge-model needs --judge URL (e.g. --judge http://127.0.0.1:8000/v1 --judge-model qwen3-32b)")
         return None
-    return JudgeOptions(
-        url=args.judge, model=args.judge_model, api_key_env=args.judge_api_key_env, concurrency=args.judge_concurrency,
-        timeout_s=args.judge_timeout, retries=args.judge_retries, backoff_s=args.judge_backoff,
-        max_tokens=args.judge_max_tokens, cache_dir=args.judge_cache,
-    ).check()
+    endpoint = EndpointSettings(api_key_env=args.judge_api_key_env, concurrency=args.judge_concurrency,
+                                timeout_s=args.judge_timeout, retries=args.judge_retries, backoff_s=args.judge_backoff)
+    return JudgeOptions(url=args.judge, model=args.judge_model, endpoint=endpoint,
+                        max_tokens=args.judge_max_tokens, cache_dir=args.judge_cache).check()
 
 
 def cmd_run(args, console: Console) -> int:
@@ -373,7 +381,8 @@ def _add_chat(sub) -> None:
     p.add_argument("--role", choices=["ckpt", "base"], default="ckpt", help="base: an adapter's base model (adapter off)")
     p.add_argument("--system", help="system prompt kept across /reset")
     p.add_argument("--gen", action="append", default=[], metavar="KEY=VALUE",
-                   help="generation settings (defaults: seed 004's temperature 0.95, top_k 20, top_p 0.85, repetition_penalty 1.2)")
+                   help="generation settings (chat defaults: temperature 0.95, top_k 20, top_p 0.85, repetition_penalty 1.2, "
+                        "max_new_tokens 1024; --gen temperature=0 for greedy)")
     p.add_argument("--trust-remote-code", action="store_true")
 
 

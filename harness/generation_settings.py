@@ -1,4 +1,4 @@
-"""Generation settings (seed 004's table): defaults, validation and merging.
+"""Generation settings: defaults, validation and merging.
 
 Greedy decoding is the default (temperature 0), so the same run twice gives the same outputs.
 A temperature above 0 turns sampling on, seeded by `seed`.

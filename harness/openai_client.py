@@ -1,15 +1,21 @@
-"""A client for OpenAI-compatible chat endpoints: bounded concurrency, visible retries, give-up.
+"""A client for OpenAI-compatible chat endpoints: bounded concurrency, counted retries, give-up.
 
-Used by the LLM judge (judges/) and by the `openai` model backend. The openai package's own
-retries are switched off (max_retries=0) and done here instead, so that every attempt is counted
-(`http_attempts`) and the policy is testable:
+Used by the LLM judge (judges/) and by the `openai` model backend. Retries and timeouts are the
+openai package's own machinery (`max_retries`, `timeout`):
 
-- retried, with exponential backoff (backoff_s, 2*backoff_s, 4*... capped at 30 s; a 429's
-  Retry-After is honoured up to the cap): HTTP 429, HTTP 5xx, timeouts, connection errors;
-- not retried: other HTTP errors (400 bad request, 401 bad key, 404 unknown model, ...);
-- give-up: after `give_up_after` consecutive requests failed (each after its retries), the
-  remaining requests fail at once instead of each waiting through its own retries, so a judge
-  that is down costs seconds, not the length of the run.
+- retried: HTTP 408, 409, 429 and 5xx, timeouts and connection errors (a server's
+  `x-should-retry` header overrides that); not retried: other HTTP errors (400 bad request,
+  401 bad key, 404 unknown model, ...);
+- the wait before a retry is the server's `Retry-After` / `retry-after-ms` when it sends one
+  (seconds or an HTTP date; a wait over the openai client's cap of 2 minutes is not retried),
+  else openai's exponential backoff with jitter, scaled so the first wait is `backoff_s`:
+  backoff_s x 2^k x (0.75..1), at most 16 x backoff_s;
+- give-up (ours): after `give_up_after` consecutive requests failed (each after its retries),
+  the remaining requests, and the retries of those in flight, fail at once instead of each
+  waiting through its own retries, so a judge that is down costs seconds, not the length of the run.
+
+Every HTTP attempt is counted (`http_attempts`, and per reply `attempts`) through the openai
+client's `_prepare_request` hook, which runs once per attempt, retries included.
 
 The API key is read from the environment variable named in the settings when a batch starts,
 and lives only in the openai client object.
@@ -18,23 +24,27 @@ and lives only in the openai client object.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-MAX_BACKOFF_S = 30.0
 NO_KEY = "EMPTY"  # what local servers (vLLM, harness serve) accept when no key is configured
+OPENAI_FIRST_WAIT_S = 0.5  # the openai client's first backoff wait (its INITIAL_RETRY_DELAY)
+RETRIED_STATUSES = (408, 409, 429)  # and every 5xx: what the openai client retries
 
 
 @dataclass(frozen=True)
 class EndpointSettings:
-    base_url: str
+    """How to talk to an OpenAI-compatible endpoint; the defaults are the CLI's defaults."""
+
+    base_url: str = ""  # "" until known (a judge's `local:` server gets its port when started)
     api_key_env: str = "OPENAI_API_KEY"
-    timeout_s: float = 60.0
-    retries: int = 4
-    backoff_s: float = 1.0
-    concurrency: int = 8
-    give_up_after: int = 8
+    timeout_s: float = 60.0  # per HTTP attempt
+    retries: int = 4  # retries after the first attempt
+    backoff_s: float = 1.0  # first wait before a retry, doubling (unless the server says how long)
+    concurrency: int = 8  # requests in flight at once
+    give_up_after: int = 8  # consecutive failed requests after which the rest fail at once
 
 
 @dataclass
@@ -62,20 +72,39 @@ def api_key_from_env(env_name: str) -> str:
     return os.environ.get(env_name) or NO_KEY
 
 
+@dataclass
+class _Attempts:
+    n: int = 0
+
+
+# The attempt counter of the request being sent: each request runs in its own asyncio task, so
+# the hook (called inside that task) finds the right counter.
+_current_attempts: contextvars.ContextVar[_Attempts] = contextvars.ContextVar("harness_openai_attempts")
+
+
+class GaveUp(Exception):
+    """Raised from the per-attempt hook once the client has given up (ends a request's retries)."""
+
+
 class ChatClient:
     """Sends batches of chat requests to one model at one endpoint."""
 
-    def __init__(self, settings: EndpointSettings, model: str, *, sleep: Callable[[float], Any] = asyncio.sleep):
+    def __init__(self, settings: EndpointSettings, model: str):
+        if not settings.base_url:
+            raise ValueError("ChatClient needs EndpointSettings.base_url")
         self.settings = settings
         self.model = model
         self.http_attempts = 0  # every HTTP request sent, retries included
         self.retries = 0
+        self.waits: list[float] = []  # seconds waited before each retry (the openai client's choice)
         self._consecutive_failures = 0
-        self._sleep = sleep
 
     @property
     def gave_up(self) -> bool:
         return self._consecutive_failures >= self.settings.give_up_after
+
+    def _gave_up_text(self) -> str:
+        return f"gave up: the endpoint failed {self.settings.give_up_after} requests in a row"
 
     def complete_all(self, requests: list[ChatRequest], on_done: Callable[[int, ChatReply], None] | None = None) -> list[ChatReply]:
         """Send every request (at most `concurrency` at a time); replies in request order."""
@@ -84,18 +113,13 @@ class ChatClient:
         return asyncio.run(self._complete_all(requests, on_done))
 
     async def _complete_all(self, requests, on_done) -> list[ChatReply]:
-        from openai import AsyncOpenAI
-
-        # One AsyncOpenAI per event loop: its connection pool belongs to the loop it was made in.
-        client = AsyncOpenAI(
-            base_url=self.settings.base_url, api_key=api_key_from_env(self.settings.api_key_env),
-            max_retries=0, timeout=self.settings.timeout_s,
-        )
+        # One client per event loop: its connection pool belongs to the loop it was made in.
+        client = _counting_client(self)
         gate = asyncio.Semaphore(self.settings.concurrency)
 
         async def one(i: int, request: ChatRequest) -> ChatReply:
             async with gate:
-                reply = await self._with_retries(client, request)
+                reply = await self._send(client, request)
             if on_done:
                 on_done(i, reply)
             return reply
@@ -105,29 +129,53 @@ class ChatClient:
         finally:
             await client.close()
 
-    async def _with_retries(self, client, request: ChatRequest) -> ChatReply:
-        attempts = 0
-        while True:
-            if self.gave_up:
-                return ChatReply(None, error=f"gave up: the endpoint failed {self.settings.give_up_after} "
-                                 "requests in a row", attempts=attempts)
-            attempts += 1
-            self.http_attempts += 1
-            try:
-                resp = await client.chat.completions.create(model=self.model, messages=request.messages, **request.params)
-            except Exception as e:  # noqa: BLE001 (classified below; anything else is not retried)
-                error, retry_after = _classify(e, self.settings.timeout_s)
-                if retry_after is None or attempts > self.settings.retries:
-                    if retry_after is not None:
-                        error += f" (after {attempts} attempts)"
-                    self._consecutive_failures += 1
-                    return ChatReply(None, error=error, attempts=attempts)
-                self.retries += 1
-                delay = min(MAX_BACKOFF_S, max(self.settings.backoff_s * 2 ** (attempts - 1), retry_after))
-                await self._sleep(delay)
-                continue
-            self._consecutive_failures = 0
-            return _reply(resp, attempts)
+    async def _send(self, client, request: ChatRequest) -> ChatReply:
+        if self.gave_up:
+            return ChatReply(None, error=self._gave_up_text())
+        attempts = _Attempts()
+        _current_attempts.set(attempts)
+        try:
+            resp = await client.chat.completions.create(model=self.model, messages=request.messages, **request.params)
+        except Exception as e:  # noqa: BLE001 (classified below)
+            self.retries += max(0, attempts.n - 1)
+            if isinstance(e, GaveUp):
+                return ChatReply(None, error=self._gave_up_text(), attempts=attempts.n)
+            error, retryable = _classify(e, self.settings.timeout_s)
+            if retryable:
+                error += f" (after {attempts.n} attempts)"
+            self._consecutive_failures += 1
+            return ChatReply(None, error=error, attempts=attempts.n)
+        self.retries += attempts.n - 1
+        self._consecutive_failures = 0
+        return _reply(resp, attempts.n)
+
+
+def _counting_client(owner: ChatClient):
+    """An AsyncOpenAI whose retries are counted, scaled to `backoff_s`, and cut short on give-up."""
+    from openai import AsyncOpenAI
+
+    settings = owner.settings
+
+    class CountingClient(AsyncOpenAI):
+        async def _prepare_request(self, request) -> None:  # once per HTTP attempt, retries included
+            if owner.gave_up:
+                raise GaveUp()
+            owner.http_attempts += 1
+            counter = _current_attempts.get(None)
+            if counter is not None:
+                counter.n += 1
+            await super()._prepare_request(request)
+
+        def _calculate_retry_timeout(self, remaining_retries, options, response_headers=None) -> float:
+            wait = super()._calculate_retry_timeout(remaining_retries, options, response_headers)
+            told = self._parse_retry_after_header(response_headers)
+            if told is None or not told > 0:  # openai's own backoff (the server did not say): scale it
+                wait *= settings.backoff_s / OPENAI_FIRST_WAIT_S
+            owner.waits.append(wait)
+            return wait
+
+    return CountingClient(base_url=settings.base_url, api_key=api_key_from_env(settings.api_key_env),
+                          max_retries=settings.retries, timeout=settings.timeout_s)
 
 
 def _reply(resp, attempts: int) -> ChatReply:
@@ -145,21 +193,19 @@ def _reply(resp, attempts: int) -> ChatReply:
     )
 
 
-def _classify(e: Exception, timeout_s: float) -> tuple[str, float | None]:
-    """(error text, seconds to wait at least before a retry) or (error text, None): do not retry."""
+def _classify(e: Exception, timeout_s: float) -> tuple[str, bool]:
+    """(error text, whether the openai client retried this kind of error)."""
     import openai
 
     if isinstance(e, openai.APITimeoutError):
-        return f"timeout after {timeout_s:g} s", 0.0
+        return f"timeout after {timeout_s:g} s", True
     if isinstance(e, openai.APIConnectionError):
         cause = e.__cause__ or e
-        return f"connection error: {_one_line(cause) or type(cause).__name__}", 0.0
+        return f"connection error: {_one_line(cause) or type(cause).__name__}", True
     if isinstance(e, openai.APIStatusError):
-        text = f"HTTP {e.status_code}: {_one_line(_error_message(e))}"
-        if e.status_code == 429 or e.status_code >= 500:
-            return text, _retry_after(e)
-        return text, None
-    return f"{type(e).__name__}: {_one_line(e)}", None
+        retried = e.status_code in RETRIED_STATUSES or e.status_code >= 500
+        return f"HTTP {e.status_code}: {_one_line(_error_message(e))}", retried
+    return f"{type(e).__name__}: {_one_line(e)}", False
 
 
 def _error_message(e) -> str:
@@ -171,14 +217,6 @@ def _error_message(e) -> str:
         if isinstance(inner, str):
             return inner
     return str(getattr(e, "message", "") or e)
-
-
-def _retry_after(e) -> float:
-    headers = getattr(getattr(e, "response", None), "headers", None) or {}
-    try:
-        return max(0.0, float(headers.get("retry-after", 0)))
-    except (TypeError, ValueError):
-        return 0.0
 
 
 def _one_line(x) -> str:

@@ -58,7 +58,7 @@ class RunRequest:
         if isinstance(self.judge, dict):  # from config.json on --resume
             from judges.options import JudgeOptions
 
-            self.judge = JudgeOptions(**self.judge)
+            self.judge = JudgeOptions.from_dict(self.judge)
 
 
 def checkpoint_of(request: RunRequest) -> Checkpoint:

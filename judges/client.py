@@ -8,7 +8,7 @@ batch are sent once.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable
 
 from harness.openai_client import ChatClient, ChatRequest
@@ -31,7 +31,7 @@ class Judge:
         self.identity = target.identity
         self.settings = {"temperature": 0.0, "max_tokens": options.max_tokens}
         self.cache = cache
-        self.client = ChatClient(replace(options.endpoint(target.base_url), api_key_env=target.api_key_env), target.model)
+        self.client = ChatClient(options.for_target(target.base_url, target.api_key_env), target.model)
         self.cache_hits = 0
 
     @property

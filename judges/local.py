@@ -23,7 +23,7 @@ class JudgeTarget:
 def judge_target(options: JudgeOptions, say=None) -> Iterator[JudgeTarget]:
     spec = options.local_model
     if spec is None:
-        yield JudgeTarget(options.url, options.model, options.model, options.api_key_env)
+        yield JudgeTarget(options.url, options.model, options.model, options.endpoint.api_key_env)
         return
     from harness.backends import make_backend
     from harness.checkpoint import resolve_checkpoint
@@ -34,6 +34,6 @@ def judge_target(options: JudgeOptions, say=None) -> Iterator[JudgeTarget]:
     identity = f"local:{spec}|model={described['model_hash'] or ckpt.model}|adapter={described['adapter_hash']}"
     if say:
         say(f"[dim]Starting the local judge {spec} (harness serve on 127.0.0.1)[/dim]")
-    app = build_app(make_backend(ckpt), spec, max_batch_size=options.concurrency)
+    app = build_app(make_backend(ckpt), spec, max_batch_size=options.endpoint.concurrency)
     with serve_in_background(app) as url:
         yield JudgeTarget(url, spec, identity, "")

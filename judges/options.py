@@ -8,7 +8,7 @@ read from the environment when requests are sent and is never written anywhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 
 from harness.errors import HarnessError
 from harness.openai_client import EndpointSettings, check_endpoint_url, looks_like_url
@@ -20,23 +20,30 @@ LOCAL_PREFIX = "local:"
 class JudgeOptions:
     url: str  # http(s)://... or local:MODEL
     model: str | None = None  # required for a URL; for local: the served id (set when started)
-    api_key_env: str = "OPENAI_API_KEY"
-    concurrency: int = 8
-    timeout_s: float = 60.0
-    retries: int = 4
-    backoff_s: float = 1.0
+    endpoint: EndpointSettings = field(default_factory=EndpointSettings)  # how to talk to it (its base_url is set per target)
     max_tokens: int = 1024
     cache_dir: str | None = None  # None: ~/.cache/sft-harness/judge ($SFT_HARNESS_CACHE/judge)
+
+    def __post_init__(self):
+        if isinstance(self.endpoint, dict):  # from config.json on --resume
+            self.endpoint = EndpointSettings(**self.endpoint)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "JudgeOptions":
+        """From a saved `invocation.judge`; runs saved before the endpoint settings were grouped
+        kept them as flat keys (concurrency, timeout_s, ...), which are accepted too."""
+        own = {f.name for f in fields(cls)}
+        flat = {f.name for f in fields(EndpointSettings)} & set(data)
+        endpoint = EndpointSettings(**{k: data[k] for k in flat}) if flat else data.get("endpoint", EndpointSettings())
+        return cls(**{k: v for k, v in data.items() if k in own and k != "endpoint"}, endpoint=endpoint)
 
     @property
     def local_model(self) -> str | None:
         return self.url[len(LOCAL_PREFIX):] if self.url.startswith(LOCAL_PREFIX) else None
 
-    def endpoint(self, base_url: str) -> EndpointSettings:
-        return EndpointSettings(
-            base_url=base_url, api_key_env=self.api_key_env, timeout_s=self.timeout_s,
-            retries=self.retries, backoff_s=self.backoff_s, concurrency=self.concurrency,
-        )
+    def for_target(self, base_url: str, api_key_env: str) -> EndpointSettings:
+        """The endpoint settings for a started judge (its URL, and its key variable: "" for `local:`)."""
+        return replace(self.endpoint, base_url=base_url, api_key_env=api_key_env)
 
     def check(self) -> "JudgeOptions":
         """Validate (one clear HarnessError per problem); returns self with the URL normalised."""
@@ -60,14 +67,15 @@ class JudgeOptions:
                 f"--judge {self.url!r}: expected an http(s) URL of an OpenAI-compatible API "
                 "(e.g. http://127.0.0.1:8000/v1 with --judge-model NAME) or local:MODEL (e.g. local:smollm2-135m-instruct)"
             )
-        for name, value, low in (("--judge-concurrency", self.concurrency, 1), ("--judge-retries", self.retries, 0),
+        e = self.endpoint
+        for name, value, low in (("--judge-concurrency", e.concurrency, 1), ("--judge-retries", e.retries, 0),
                                  ("--judge-max-tokens", self.max_tokens, 1)):
             if value < low:
                 raise HarnessError(f"{name} must be >= {low}, got {value}")
-        for name, value in (("--judge-timeout", self.timeout_s), ("--judge-backoff", self.backoff_s)):
+        for name, value in (("--judge-timeout", e.timeout_s), ("--judge-backoff", e.backoff_s)):
             if value < 0 or (name == "--judge-timeout" and value == 0):
                 raise HarnessError(f"{name} must be {'> 0' if name == '--judge-timeout' else '>= 0'} seconds, got {value}")
-        if not self.api_key_env.strip():
+        if not e.api_key_env.strip():
             raise HarnessError("--judge-api-key-env must name an environment variable, e.g. OPENAI_API_KEY")
         return self
 
@@ -80,10 +88,10 @@ class JudgeOptions:
         return {
             "endpoint": self.url,
             "model": self.model or self.local_model,
-            "api_key_env": self.api_key_env if self.local_model is None else None,
+            "api_key_env": self.endpoint.api_key_env if self.local_model is None else None,
             "request": {"temperature": 0.0, "max_tokens": self.max_tokens},
-            "concurrency": self.concurrency, "timeout_s": self.timeout_s,
-            "retries": self.retries, "backoff_s": self.backoff_s,
+            "concurrency": self.endpoint.concurrency, "timeout_s": self.endpoint.timeout_s,
+            "retries": self.endpoint.retries, "backoff_s": self.endpoint.backoff_s,
             "cache_dir": str(self.cache_dir or default_cache_dir()),
             "templates": template_hashes(),
         }

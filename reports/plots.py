@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def plot_loss(train: list[tuple[int, float]], evals: list[tuple[int, float]], out: Path, title: str = "SFT Training Loss Curve") -> Path:
-    """Seed 000 step 3's training_loss.png: train and eval loss by step."""
+    """The lab's training_loss.png (docs/lab1.md step 3): train and eval loss by step."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -48,7 +48,7 @@ def test_chat_keeps_history_resets_and_exits(adapter_backend):
     assert lines[1] == lines[4]  # greedy: the same question after /reset, the same answer
 
 
-def test_chat_defaults_are_seed_004s():
+def test_chat_defaults_are_the_interactive_settings():
     s = chat_settings({})
     assert (s.temperature, s.top_k, s.top_p, s.repetition_penalty, s.max_new_tokens) == (0.95, 20, 0.85, 1.2, 1024)
 

@@ -1,4 +1,4 @@
-"""Loss-curve diagnosis on synthetic curves of each kind (seed 001's patterns)."""
+"""Loss-curve diagnosis on synthetic curves of each kind (the patterns of docs/lab1.md)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_overfitting_names_the_best_step():
 
 
 def test_unstable_swinging_curve_says_lower_the_learning_rate():
-    # seed 001's picture: large swings over a few steps, not just batch-to-batch noise
+    # the lab's picture of an unstable curve: large swings over a few steps, not just batch-to-batch noise
     train = curve([2.0 + 0.9 * math.sin(i / 1.5) for i in range(30)])
     d = diagnose(train)
     assert d.kind == "unstable" and "learning rate" in d.message

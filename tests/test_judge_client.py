@@ -41,19 +41,6 @@ def test_gives_up_after_the_retries_with_the_last_error():
     assert "HTTP 500" in reply.error and "scripted failure 500" in reply.error and "3 attempts" in reply.error
 
 
-def test_backoff_doubles():
-    waits = []
-
-    async def record(seconds):
-        waits.append(seconds)
-
-    judge = ScriptedJudge(fail_first=[500, 500, 500])
-    with running(judge) as url:
-        client = ChatClient(EndpointSettings(base_url=url, retries=3, backoff_s=0.5), "m", sleep=record)
-        (reply,) = client.complete_all([ChatRequest(PAIR_PROMPT)])
-    assert reply.ok and waits == [0.5, 1.0, 2.0]
-
-
 def test_a_client_error_is_not_retried():
     judge = ScriptedJudge(fail_first=[400])
     with running(judge) as url:
@@ -93,7 +80,7 @@ def test_cache_makes_a_rerun_free_and_keys_on_the_prompt(tmp_path):
     judge = ScriptedJudge()
     prompts = [PAIR_PROMPT, [{"role": "user", "content": "other"}], PAIR_PROMPT]
     with running(judge) as url:
-        opts = JudgeOptions(url=url, model="scripted-judge", cache_dir=str(tmp_path), backoff_s=0.01)
+        opts = JudgeOptions(url=url, model="scripted-judge", cache_dir=str(tmp_path), endpoint=EndpointSettings(backoff_s=0.01))
         target = JudgeTarget(url, "scripted-judge", "scripted-judge", "OPENAI_API_KEY")
         first = Judge(opts, target, cache=JudgeCache(tmp_path)).ask_all(prompts)
         assert judge.requests == 2  # the repeated prompt is sent once
@@ -110,7 +97,7 @@ def test_cache_makes_a_rerun_free_and_keys_on_the_prompt(tmp_path):
 def test_failures_are_not_cached(tmp_path):
     judge = ScriptedJudge(fail_first=[400])
     with running(judge) as url:
-        opts = JudgeOptions(url=url, model="m", backoff_s=0.01)
+        opts = JudgeOptions(url=url, model="m", endpoint=EndpointSettings(backoff_s=0.01))
         target = JudgeTarget(url, "m", "m", "OPENAI_API_KEY")
         (bad,) = Judge(opts, target, cache=JudgeCache(tmp_path)).ask_all([PAIR_PROMPT])
         (good,) = Judge(opts, target, cache=JudgeCache(tmp_path)).ask_all([PAIR_PROMPT])

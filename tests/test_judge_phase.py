@@ -13,6 +13,7 @@ from rich.console import Console
 
 from harness.backends.base import Generation
 from harness.checkpoint import Checkpoint
+from harness.openai_client import EndpointSettings
 from harness.rundir import RunDir
 from harness.runner import RunRequest, answer_record, build_config, finish
 from harness.scoring import ScoringContext, score_run
@@ -82,7 +83,7 @@ def make_run(tmp_path: Path, suite_path: Path, options: JudgeOptions, answers_of
 
 
 def judged(tmp_path, suite_path, url, **opts):
-    opts = {"backoff_s": 0.01, "retries": 1, "cache_dir": str(tmp_path / "cache")} | opts
+    opts = {"endpoint": EndpointSettings(backoff_s=0.01, retries=1), "cache_dir": str(tmp_path / "cache")} | opts
     options = JudgeOptions(url=url, model="scripted-judge", **opts).check()
     run, suite = make_run(tmp_path, suite_path, options)
     console = Console(width=200, record=True)
@@ -215,7 +216,7 @@ def test_after_a_judge_outage_the_next_pass_judges_only_what_failed(tmp_path, mi
     assert first["judge"]["tasks"]["safety"]["judge_errors"] == 6
     judge = ScriptedJudge()
     with running(judge) as url:
-        options = JudgeOptions(url=url, model="scripted-judge", backoff_s=0.01, retries=1,
+        options = JudgeOptions(url=url, model="scripted-judge", endpoint=EndpointSettings(backoff_s=0.01, retries=1),
                                cache_dir=str(tmp_path / "cache")).check()
         suite = load_suite(str(mini))
         score_run(run, suite, ScoringContext(options={"judge": options}))

@@ -1,4 +1,4 @@
-"""Training configuration: the lab's keys, defaults from seeds 000/001, strict validation.
+"""Training configuration: the lab's keys, defaults from docs/lab1.md, strict validation.
 
 A config is YAML; `--set key=value` overrides any key (dotted for nested: `lora.r=8`). Unknown
 keys are an error that names the valid ones. The resolved config is saved beside the checkpoints.
@@ -53,7 +53,7 @@ class TrainConfig:
     data: DataSettings = field(default_factory=DataSettings)
     lora: LoraSettings = field(default_factory=LoraSettings)
     quantization: str = "nf4"  # nf4 (QLoRA, bitsandbytes 4-bit double quant) or none (plain LoRA)
-    learning_rate: float = 2e-4  # QLoRA range 1e-4..3e-4 (seed 001); the lab's LoRA value is 2e-5
+    learning_rate: float = 2e-4  # the usual QLoRA range 1e-4..3e-4 (docs/lab1.md); the lab's script uses 2e-5
     lr_scheduler: str = "cosine"
     warmup_ratio: float = 0.1
     weight_decay: float = 0.0

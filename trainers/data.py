@@ -44,7 +44,7 @@ def _load_hub(dataset_id: str, split: str, max_samples: int | None, seed: int) -
     ds = load_dataset(dataset_id, split=split)
     if "messages" not in ds.column_names:
         raise HarnessError(f"hub dataset {dataset_id} split {split} has no 'messages' column (has: {', '.join(ds.column_names)})")
-    ds = ds.shuffle(seed=seed)  # seed 000 step 2: shuffle(seed=42).select(range(8000))
+    ds = ds.shuffle(seed=seed)  # the lab's step 2: shuffle(seed=42).select(range(8000))
     if max_samples:
         ds = ds.select(range(min(max_samples, len(ds))))
     convs = []

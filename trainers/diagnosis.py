@@ -1,4 +1,4 @@
-"""Loss-curve diagnosis following seed 001's patterns and table.
+"""Loss-curve diagnosis: the four curve patterns of docs/lab1.md ("Reading the loss curve").
 
 healthy      train loss falls, eval loss follows
 overfitting  eval loss rises again while train loss keeps falling: stop at the best eval step

@@ -1,4 +1,4 @@
-"""Mask audit (seeds 001/002: format errors are the most common SFT bug).
+"""Mask audit (a wrong chat template or loss mask is the most common SFT bug).
 
 Renders conversations with the exact template and mask training will use and counts which tokens
 are trained: trained vs ignored, any system/user token trained, whether each assistant turn's

@@ -17,6 +17,7 @@ from harness.backends.base import Generation, Loglikelihood
 from harness.text import split_thinking
 from harness.chat_template import assistant_mask, require_chat_template, training_chat_template
 from harness.checkpoint import Checkpoint
+from harness.decode_stream import DecodeStream
 from harness.errors import HarnessError
 from harness.generation_settings import GenerationSettings
 
@@ -86,21 +87,44 @@ class HFBackend:
             kwargs["enable_thinking"] = settings.enable_thinking
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **kwargs)
 
-    @torch.inference_mode()
+    def encode_chat(self, messages: list[dict], settings: GenerationSettings) -> list[int]:
+        """The prompt token ids of a conversation (chat template, generation prompt added)."""
+        return self.encode_text(self.render_prompt(messages, settings))
+
+    def encode_text(self, text: str) -> list[int]:
+        """Token ids of raw text, as it stands (a rendered template already has its special tokens)."""
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def new_stream(self, settings: GenerationSettings, **kwargs) -> DecodeStream:
+        """A DecodeStream for one row (kwargs: stop, on_text, cancelled)."""
+        return DecodeStream(self.tokenizer, self._eos_ids, settings.max_new_tokens, **kwargs)
+
     def generate(self, batch: list[list[dict]], settings: GenerationSettings, role: str = "ckpt") -> list[Generation]:
-        texts = [self.render_prompt(m, settings) for m in batch]
-        side = self.tokenizer.padding_side  # the tokenizer may be a trainer's: put it back after
-        self.tokenizer.padding_side = "left"  # so every prompt ends where generation starts
-        try:
-            enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-        finally:
-            self.tokenizer.padding_side = side
+        prompts = [self.encode_chat(m, settings) for m in batch]
+        streams = self.generate_streams(prompts, settings, role=role)
+        return [
+            Generation(raw=s.text, text=split_thinking(s.text), finish_reason=s.finish_reason,
+                       prompt_tokens=len(p), completion_tokens=s.completion_tokens)
+            for p, s in zip(prompts, streams)
+        ]
+
+    @torch.inference_mode()
+    def generate_streams(self, prompts: list[list[int]], settings: GenerationSettings,
+                         streams: list[DecodeStream] | None = None, role: str = "ckpt") -> list[DecodeStream]:
+        """Generate after each prompt (token ids), as one left-padded batch. Each row's tokens go
+        through its DecodeStream: after every step when it is watched (stop strings, streaming,
+        cancellation; a finished row then stops), at the end otherwise."""
+        streams = streams or [self.new_stream(settings) for _ in prompts]
+        width = max(len(p) for p in prompts)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
+        attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
         torch.manual_seed(settings.seed)
         kwargs = dict(
             max_new_tokens=settings.max_new_tokens,
             do_sample=settings.do_sample,
             repetition_penalty=settings.repetition_penalty,
-            pad_token_id=self.tokenizer.pad_token_id,
+            pad_token_id=pad,
             eos_token_id=sorted(self._eos_ids) or None,
             use_cache=True,  # a model fresh from gradient-checkpointed training has it off in its config
         )
@@ -112,26 +136,36 @@ class HFBackend:
                 kwargs["min_p"] = settings.min_p
         else:  # greedy: unset sampling knobs a model's generation_config may carry
             kwargs.update(temperature=None, top_p=None, top_k=None)
+        if any(s.watched for s in streams):
+            from transformers import StoppingCriteriaList
+
+            kwargs["stopping_criteria"] = StoppingCriteriaList([_WatchStreams(streams, width)])
         with self.role(role):
-            out = self.model.generate(**enc, **kwargs)
-        prompt_len = enc["input_ids"].shape[1]
-        results = []
-        for i, seq in enumerate(out):
-            new = seq[prompt_len:].tolist()
-            stop_at = next((j for j, t in enumerate(new) if t in self._eos_ids), None)
-            finished = stop_at is not None
-            new = new[:stop_at] if finished else new
-            raw = self.tokenizer.decode(new, skip_special_tokens=True)
-            results.append(
-                Generation(
-                    raw=raw,
-                    text=split_thinking(raw),
-                    finish_reason="stop" if finished else "length",
-                    prompt_tokens=int(enc["attention_mask"][i].sum()),
-                    completion_tokens=len(new) + (1 if finished else 0),
-                )
-            )
-        return results
+            out = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        for s, seq in zip(streams, out):
+            if not s.watched:
+                s.push_all(seq[width:].tolist())
+            s.finish()
+        return streams
+
+    @torch.inference_mode()
+    def token_logprobs(self, ids: list[int], top: int, role: str = "ckpt") -> list[tuple[float, list[tuple[int, float]]]]:
+        """For each token after the first: its log-probability given the tokens before it (the
+        model's own distribution: temperature 1, no penalties) and the `top` likeliest tokens at
+        that position with theirs. One sequence per forward pass, so memory stays one row's."""
+        if len(ids) < 2:
+            return []
+        with self.role(role):
+            logits = self.model(input_ids=torch.tensor([ids], device=self.device)).logits[0, :-1].float()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        targets = torch.tensor(ids[1:], device=self.device)
+        chosen = logprobs.gather(1, targets[:, None])[:, 0].tolist()
+        if top > 0:
+            values, indices = logprobs.topk(top, dim=-1)
+            alternatives = [list(zip(i, v)) for i, v in zip(indices.tolist(), values.tolist())]
+        else:
+            alternatives = [[] for _ in chosen]
+        return list(zip(chosen, alternatives))
 
     # ---- loglikelihood -------------------------------------------------------------------
     def scored_tokens(self, messages: list[dict], mask: str = "assistant") -> tuple[list[int], list[int]]:
@@ -192,6 +226,27 @@ class HFBackend:
                 total += len(self.tokenizer.decode(span, skip_special_tokens=True).encode("utf-8"))
                 span = []
         return total
+
+
+class _WatchStreams:
+    """A transformers stopping criterion that feeds each new token to its row's DecodeStream and
+    stops the rows whose stream is finished (stop string, end of turn, cancelled)."""
+
+    def __init__(self, streams: list[DecodeStream], prompt_width: int):
+        self.streams, self.prompt_width = streams, prompt_width
+
+    def __call__(self, input_ids, scores, **kwargs):
+        step = input_ids.shape[1] - self.prompt_width  # 1 for the first generated token
+        newest = input_ids[:, -1].tolist()
+        done = []
+        for stream, token in zip(self.streams, newest):
+            if not stream.watched:
+                done.append(False)  # decoded after generation; transformers stops it on its own
+            elif step > stream.limit:  # a step past the limit (deferred stop checks): not ours
+                done.append(True)
+            else:
+                done.append(stream.push(token))
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
 def load_tokenizer(ckpt: Checkpoint):

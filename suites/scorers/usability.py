@@ -1,4 +1,4 @@
-"""Usability (seed 003's usability rate): non-empty, finished, and not degenerate."""
+"""Usability: the share of answers a user could use: non-empty, finished, and not degenerate."""
 
 from __future__ import annotations
 
