@@ -25,6 +25,7 @@ from harness.metrics import summarize
 from harness.openai_client import looks_like_url
 from harness.rundir import RunDir, package_versions
 from harness.suite import Suite, Task, load_suite, sample_messages, sample_prompt
+from harness.thinking import thinking_warning, unfinished_thinking
 
 if TYPE_CHECKING:
     from judges.options import JudgeOptions
@@ -268,6 +269,7 @@ def finish(run: RunDir, suite: Suite, roles: list[str], *, console: Console) -> 
         "roles": roles,
         "models": {r: n for r, n in _roles_models(config).items() if r in roles},
         "metrics": summarize(suite, records, roles),
+        "unfinished_thinking": unfinished_thinking(records),
     }
     judgments = run.judgments()
     if judgments is not None:
@@ -278,6 +280,8 @@ def finish(run: RunDir, suite: Suite, roles: list[str], *, console: Console) -> 
     run.write_report(render_report(summary, suite, records, judgments))
     print_summary(summary, console)
     print_judge(summary, console)
+    if warning := thinking_warning(summary):
+        console.print(f"[yellow]{warning}[/yellow]", highlight=False)
     console.print(f"Run directory: [bold]{run.path}[/bold]  (report.md, summary.json, samples.jsonl)")
     return summary
 

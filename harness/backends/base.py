@@ -23,3 +23,9 @@ def split_thinking(raw: str) -> str:
     if "<think>" in text:
         text = text[: text.index("<think>")]
     return text.strip()
+
+
+def ends_inside_thinking(raw: str) -> bool:
+    """Whether generation stopped inside a <think> block (an unclosed <think>: no answer given).
+    Uses the same block rule as split_thinking."""
+    return "<think>" in _THINK_BLOCK.sub("", raw)
