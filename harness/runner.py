@@ -22,6 +22,7 @@ from harness.backends.base import Generation
 from harness.checkpoint import Checkpoint, resolve_checkpoint, resolve_endpoint
 from harness.errors import HarnessError
 from harness.metrics import summarize
+from harness.model_loading import LoadOptions
 from harness.openai_client import looks_like_url
 from harness.rundir import RunDir, package_versions
 from harness.suite import Suite, Task, load_suite, sample_messages, sample_prompt
@@ -47,6 +48,7 @@ class RunRequest:
     runs_dir: str = "runs"
     model_name: str | None = None  # the served model's id when ckpt is an endpoint URL
     judge: JudgeOptions | None = None
+    load: dict = field(default_factory=dict)  # model loading options (harness.model_loading.LoadOptions)
 
     def __post_init__(self):
         if isinstance(self.judge, dict):  # from config.json on --resume
@@ -61,7 +63,8 @@ def resolve_model(request: RunRequest) -> Checkpoint:
     if request.model_name:
         raise HarnessError(f"--model-name names a model at an endpoint; --ckpt {request.ckpt} is not a URL "
                            "(drop --model-name, or give --ckpt http://HOST:PORT/v1)")
-    return resolve_checkpoint(request.ckpt, base=request.base, trust_remote_code=request.trust_remote_code)
+    return resolve_checkpoint(request.ckpt, base=request.base, trust_remote_code=request.trust_remote_code,
+                              load=LoadOptions.parse(request.load))
 
 
 def make_backend(ckpt: Checkpoint):

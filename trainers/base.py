@@ -4,7 +4,8 @@ A trainer takes a TrainConfig and hooks, trains, and saves PEFT adapter checkpoi
 `config.output_dir` (checkpoint-<step>/ while training, final/ at the end). It calls
 `hooks.on_start(model, tokenizer)` once before the first step and
 `hooks.on_checkpoint(step, path, model, tokenizer)` after each checkpoint is saved; `model` is
-the in-memory PEFT model, so rescoring needs no reload. A trainer that runs elsewhere (another
+the in-memory PEFT model, so rescoring needs no reload. on_checkpoint returns the rescored
+metrics (name -> number) for the trainer to log at that step with its own loggers, or None. A trainer that runs elsewhere (another
 process, another tool) needs no code here at all: `harness watch DIR` rescores whatever
 checkpoint directories appear.
 
@@ -37,7 +38,7 @@ class TrainResult:
 class TrainingHooks(Protocol):
     def on_start(self, model, tokenizer) -> None: ...
 
-    def on_checkpoint(self, step: int, path: Path, model, tokenizer) -> None: ...
+    def on_checkpoint(self, step: int, path: Path, model, tokenizer) -> dict[str, float] | None: ...
 
 
 class Trainer(Protocol):
