@@ -36,8 +36,15 @@ class RescoreHooks:
     def on_checkpoint(self, step: int, path: Path, model, tokenizer) -> dict[str, float] | None:
         if self.rescorer is None:
             return None
+        import torch
+
         backend, ckpt = self.backend(path, model, tokenizer)
-        return logged_metrics(self.rescorer.score(backend, ckpt, step))
+        # Generation seeds the global RNG; training's dropout and data order must not depend on
+        # whether (and what) was rescored, so a resumed run continues exactly as an uninterrupted one.
+        devices = [backend.device] if backend.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            line = self.rescorer.score(backend, ckpt, step)
+        return logged_metrics(line)
 
 
 def logged_metrics(line: dict) -> dict[str, float]:

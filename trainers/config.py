@@ -192,7 +192,6 @@ PINNED = {
     "save_strategy": "checkpoints are saved every save_steps (each one is rescored)",
     "disable_tqdm": "the harness shows its own progress",
     "use_cpu": "chosen from the machine (a GPU when there is one)",
-    "warmup_ratio": "not a field of TRL 1's SFTConfig; use the harness key warmup_ratio",
 }
 
 
@@ -226,8 +225,9 @@ def load_train_config(path: str | None, overrides: list[str] | None = None) -> T
 
 def _where(raw: dict, dotted: str, where: str, origins: dict[str, str]) -> str:
     """How the user wrote `dotted`: its --set item, or file:line."""
-    if dotted in origins:
-        return origins[dotted]
+    for key, origin in origins.items():  # set on the command line (or a nested key of it was)
+        if key == dotted or key.startswith(dotted + ".") and dotted:
+            return origin
     node, parts = raw, dotted.split(".") if dotted else []
     for part in parts[:-1]:
         child = node.get(part) if isinstance(node, dict) else None
@@ -255,7 +255,7 @@ def _split_trl_keys(raw: dict, where: str, origins: dict[str, str]) -> dict:
         elif key in PINNED:
             raise HarnessError(f"{at}: '{key}' cannot be set here: {PINNED[key]}")
         elif key in _sft_fields():
-            passed[key] = _plain(value)
+            passed[key] = _sft_value(key, _plain(value), at)
             continue
         else:
             close = difflib.get_close_matches(key, [*ours, *TRL_NAMES, *_sft_fields()], n=1)
@@ -290,7 +290,7 @@ def _validate(values: dict, raw: dict, where: str, origins: dict[str, str]) -> T
             at = _where(raw, key, where, origins) if key in raw else where
             raise HarnessError(f"{at}: {msg}") from None
         got = f" (got {err['input']!r})" if not isinstance(err["input"], dict) else ""
-        raise HarnessError(f"{_where(raw, dotted, where, origins)}: '{dotted}' {msg}{got}") from None
+        raise HarnessError(f"{_where(raw, dotted, where, origins)}: {dotted}: {msg[0].lower() + msg[1:]}{got}") from None
     config._sources = {k: _where(raw, k, where, origins) for k in config.sft_overrides}
     return config
 
@@ -311,18 +311,32 @@ def _known_prefix(loc: list[str]) -> list[str]:
     return parts
 
 
-_SFT_FIELDS: set[str] | None = None
+_SFT_FIELDS: dict[str, Any] | None = None
 
 
-def _sft_fields() -> set[str]:
+def _sft_fields() -> dict[str, Any]:
+    """SFTConfig's fields and their types (every one of them a type pydantic can check)."""
     global _SFT_FIELDS
     if _SFT_FIELDS is None:
-        import dataclasses
+        import typing
 
         from trl import SFTConfig
 
-        _SFT_FIELDS = {f.name for f in dataclasses.fields(SFTConfig)}
+        _SFT_FIELDS = typing.get_type_hints(SFTConfig)
     return _SFT_FIELDS
+
+
+def _sft_value(key: str, value: Any, at: str) -> Any:
+    """A passed-through value checked against the SFTConfig field's type (SFTConfig itself does not)."""
+    from pydantic import TypeAdapter
+
+    kind = _sft_fields()[key]
+    try:
+        return TypeAdapter(kind).validate_python(value)
+    except ValidationError as e:
+        msg = e.errors()[0]["msg"]
+        name = getattr(kind, "__name__", str(kind))
+        raise HarnessError(f"{at}: {key} (TRL SFTConfig field of type {name}): {msg[0].lower() + msg[1:]} (got {value!r})") from None
 
 
 def _plain(value):

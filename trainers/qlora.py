@@ -36,8 +36,6 @@ class QLoRATrainer:
         from datasets import Dataset
         from peft import LoraConfig
         from transformers import AutoModelForCausalLM
-        from trl import SFTTrainer
-
         from harness.backends.hf import load_tokenizer
 
         datasets_progress_off()
@@ -87,7 +85,7 @@ class QLoRATrainer:
         # template (generation markers for the assistant mask). Afterwards the tokenizer has the
         # model's own template again, so every saved checkpoint and final/ carry that one.
         with chat_template(tokenizer, template):
-            trainer = SFTTrainer(
+            trainer = _sft_trainer_class()(
                 model=model, args=args, processing_class=tokenizer, peft_config=lora,
                 train_dataset=Dataset.from_list([{"messages": c} for c in train]),
                 eval_dataset=Dataset.from_list([{"messages": c} for c in val]),
@@ -123,6 +121,32 @@ class QLoRATrainer:
             console.print(f"  mask audit: {line}", highlight=False)
         if not report.ok:
             raise HarnessError(f"mask audit failed, training not started: {report.problems[0]} (details: {out / 'mask_audit.json'})")
+
+
+def _sft_trainer_class():
+    from trl import SFTTrainer
+
+    class QLoRASFTTrainer(SFTTrainer):
+        """SFTTrainer whose LoRA weights keep their training dtype when a run resumes.
+
+        TRL trains QLoRA adapters in bf16; resuming reloads them through PEFT's load_adapter,
+        which upcasts them to fp32, so a resumed run would train in another precision than the
+        run it continues. The optimizer is built after that reload: put the dtypes back first
+        (the optimizer state then loads in the same dtype too).
+        """
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._trained_dtypes = {n: p.dtype for n, p in self.model.named_parameters() if p.requires_grad}
+
+        def create_optimizer(self, model=None):
+            for name, param in self.model.named_parameters():
+                dtype = self._trained_dtypes.get(name)
+                if param.requires_grad and dtype is not None and param.dtype != dtype:
+                    param.data = param.data.to(dtype)
+            return super().create_optimizer(model) if model is not None else super().create_optimizer()
+
+    return QLoRASFTTrainer
 
 
 @contextlib.contextmanager
@@ -212,10 +236,9 @@ def resume_checkpoint(config: TrainConfig) -> str | None:
         return None
     out = Path(config.output_dir)
     if wanted is True:
-        last = get_last_checkpoint(str(out)) if out.is_dir() else None
-        if last is None:
+        wanted = get_last_checkpoint(str(out)) if out.is_dir() else None
+        if wanted is None:
             raise HarnessError(f"resume_from_checkpoint: no checkpoint-<step> directory in {out} to resume from")
-        return last
     path = Path(wanted)
     if not path.is_dir():
         raise HarnessError(f"resume_from_checkpoint: {wanted} is not a directory (give a checkpoint-<step> dir, or true)")
