@@ -72,14 +72,10 @@ class QLoRATrainer:
         model = AutoModelForCausalLM.from_pretrained(ckpt.model, **load_kwargs)
         if not cuda:
             keep_4bit_weights_trainable_on_cpu(model)
-        # PEFT writes this as the adapter's base_model_name_or_path: the alias or hub id where
-        # there is one, so the adapter resolves on another machine; an absolute path otherwise.
-        model.name_or_path = ckpt.portable_name
 
         lora = LoraConfig(
             r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
             target_modules=config.lora.target_modules, bias="none", task_type="CAUSAL_LM",
-            revision=ckpt.model_revision,  # the base's commit, when it came from the hub
         )
         # TRL tokenizes the datasets while the trainer is built: with the training variant of the
         # template (generation markers for the assistant mask). Afterwards the tokenizer has the
@@ -102,13 +98,15 @@ class QLoRATrainer:
         from transformers.trainer_callback import PrinterCallback
 
         trainer.remove_callback(PrinterCallback)  # it prints raw log dicts; the Rich bar shows the loss
-        trainer.add_callback(_ProgressAndRescore(hooks, tokenizer, console, trainer.log))
+        trainer.add_callback(_ProgressAndRescore(hooks, tokenizer, console, trainer.log,
+                                                 saved=lambda folder: name_base_portably(folder, ckpt)))
         if resume:
             console.print(f"resuming from {resume} (model, optimizer, scheduler and data order)")
         trainer.train(resume_from_checkpoint=resume)
         final = out / "final"
         trainer.save_model(str(final))
         tokenizer.save_pretrained(str(final))
+        name_base_portably(final, ckpt)
         return TrainResult(final, list(trainer.state.log_history), trainer.model, tokenizer)
 
     @staticmethod
@@ -121,6 +119,17 @@ class QLoRATrainer:
             console.print(f"  mask audit: {line}", highlight=False)
         if not report.ok:
             raise HarnessError(f"mask audit failed, training not started: {report.problems[0]} (details: {out / 'mask_audit.json'})")
+
+
+def name_base_portably(adapter_dir: Path, base) -> None:
+    """Point a saved adapter at its base by alias or hub id (and commit), so it resolves on another
+    machine; PEFT wrote the path the model was loaded from, which for the bundled model is this
+    machine's cache folder. (PEFT needs that real path while saving: it reads the base's config.)"""
+    cfg_file = Path(adapter_dir) / "adapter_config.json"
+    cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
+    cfg["base_model_name_or_path"] = base.portable_name
+    cfg["revision"] = base.model_revision
+    cfg_file.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _sft_trainer_class():
@@ -278,9 +287,10 @@ def _callback_base():
 class _ProgressAndRescore(_callback_base()):
     """A Rich progress bar with the latest loss, and the rescoring hook after each save."""
 
-    def __init__(self, hooks, tokenizer, console: Console, log):
+    def __init__(self, hooks, tokenizer, console: Console, log, saved):
         self.hooks, self.tokenizer, self.console = hooks, tokenizer, console
         self.log = log  # Trainer.log: to every report_to logger, at the current step
+        self.saved = saved  # finishes a checkpoint folder the Trainer wrote
         self.progress = None
         self.bar = None
         self.loss = None
@@ -303,6 +313,7 @@ class _ProgressAndRescore(_callback_base()):
 
     def on_save(self, args, state, control, model=None, **kw):
         path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        self.saved(path)
         metrics = self.hooks.on_checkpoint(state.global_step, path, model, self.tokenizer)
         if metrics:  # the rescored metrics go to TensorBoard / W&B / ... at this step, beside the loss
             self.log(dict(metrics))
