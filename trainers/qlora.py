@@ -181,9 +181,8 @@ def choose_optimizer(optim: str, cuda: bool, console: Console) -> str:
     if optim == "auto":
         return "paged_adamw_32bit" if cuda else "adamw_torch"
     if not cuda and optim in UNPAGED:
-        console.print(f"[yellow]warning: optim {optim} pages optimizer states to CPU memory, which needs a GPU; "
-                      f"on this CPU-only machine training uses {UNPAGED[optim]} (the same update, unpaged)[/yellow]",
-                      highlight=False)
+        console.print(f"[yellow]warning: optim {optim} needs a GPU to page its states; on this CPU training "
+                      f"uses {UNPAGED[optim]}, the same update unpaged[/yellow]", highlight=False)
         return UNPAGED[optim]
     return optim
 
