@@ -32,7 +32,27 @@ def _add_run(sub) -> None:
     p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the checkpoint (off by default)")
     p.add_argument("--model-name", help="with --ckpt http://HOST:PORT/v1 (an OpenAI-compatible server): the served model's id")
     p.add_argument("--backend", help="a registered model backend other than the default (hf; openai for a URL)")
+    _add_load_flags(p)
     _add_judge_flags(p)
+
+
+def _add_load_flags(p) -> None:
+    g = p.add_argument_group("model loading (transformers from_pretrained)")
+    g.add_argument("--dtype", help="auto (default: bf16 on a GPU that supports it, else fp32), bfloat16, float16, float32")
+    g.add_argument("--device-map", help="e.g. auto (spread over the GPUs and CPU), cpu, cuda:0; default: all on one device")
+    g.add_argument("--attn-implementation", help="e.g. sdpa, eager, flash_attention_2; default: the library's choice")
+    g.add_argument("--revision", help="branch, tag or commit of the hub repo --ckpt names (default: main); the commit is recorded")
+    g.add_argument("--load-in-4bit", action="store_true", help="load the weights in 4-bit NF4 (bitsandbytes), as QLoRA trains")
+
+
+def _load_options(args) -> dict:
+    """The loading flags that were given, checked now (one line on a bad value)."""
+    from harness.model_loading import LoadOptions
+
+    given = {k: getattr(args, k) for k in ("dtype", "device_map", "attn_implementation", "revision") if getattr(args, k)}
+    if args.load_in_4bit:
+        given["load_in_4bit"] = True
+    return LoadOptions.parse(given, lambda key: "--" + key.replace("_", "-")).describe()
 
 
 def _add_judge_flags(p) -> None:
@@ -88,7 +108,7 @@ def cmd_run(args, console: Console) -> int:
         suite=args.suite, ckpt=args.ckpt, base=args.base, no_base=args.no_base, tasks=args.tasks,
         data=_data_overrides(args.suite, args.data), gen=parse_cli_overrides(args.gen),
         batch_size=args.batch_size, trust_remote_code=args.trust_remote_code, runs_dir=args.runs_dir,
-        model_name=args.model_name, backend=args.backend, judge=_judge_options(args),
+        model_name=args.model_name, backend=args.backend, judge=_judge_options(args), load=_load_options(args),
     )
     run_suite(request, console=console)
     return 0
@@ -180,6 +200,9 @@ def _add_train(sub) -> None:
     p.add_argument("--config", help="training config YAML (see trainers/configs/)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. lora.r=8")
     p.add_argument("--rescore", metavar="SUITE", help="suite to rescore checkpoints with ('none' to skip); default: the config's")
+    p.add_argument("--resume-from-checkpoint", nargs="?", const=True, metavar="CHECKPOINT_DIR",
+                   help="resume training (weights, optimizer, scheduler, data order) from a checkpoint; "
+                        "without a value: the last checkpoint-<step> in output_dir")
 
 
 def cmd_train(args, console: Console) -> int:
@@ -187,6 +210,8 @@ def cmd_train(args, console: Console) -> int:
     from trainers.config import load_train_config
 
     config = load_train_config(args.config, args.set)
+    if args.resume_from_checkpoint:
+        config.resume_from_checkpoint = args.resume_from_checkpoint
     if args.rescore:
         config.rescore.suite = None if args.rescore == "none" else args.rescore
     run_training(config, console)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.records import MetricDef, SampleRecord
-from harness.stats import bootstrap_ci, paired_bootstrap_delta, ratio_stat
+from harness.stats import bootstrap_ci, is_pass_fail, paired_bootstrap_delta, ratio_stat, wilson_ci
 
 
 @dataclass
@@ -53,8 +53,15 @@ def summarize_metric(units: Units, seed: int = 0) -> dict:
     out = {"value": None, "n": len(units.keys), "ci": None, "unscored": units.unscored}
     if units.keys:
         out["value"] = ratio_stat(units.num, units.den, units.transform)
-        out["ci"] = list(bootstrap_ci(units.num, units.den, transform=units.transform, seed=seed))
+        out["ci"], out["ci_method"] = interval(units, seed)
     return out
+
+
+def interval(units: Units, seed: int = 0) -> tuple[list[float], str]:
+    """Wilson for a rate of pass/fail samples; the bootstrap for means of graded scores and perplexity."""
+    if units.aggregate == "mean" and is_pass_fail(units.num, units.den):
+        return list(wilson_ci(float(units.num.sum()), len(units.num))), "wilson"
+    return list(bootstrap_ci(units.num, units.den, transform=units.transform, seed=seed)), "bootstrap"
 
 
 def summarize_delta(a: Units, b: Units, seed: int = 0) -> dict:

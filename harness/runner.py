@@ -26,10 +26,12 @@ from harness.checkpoint import Checkpoint, resolve_model
 from harness.errors import HarnessError
 from harness.label_agreement import label_agreement
 from harness.metrics import summarize
+from harness.model_loading import LoadOptions
 from harness.records import SampleRecord
 from harness.rundir import RunDir, package_versions
 from harness.scoring import ScoringContext, score_run
 from harness.suite import Suite, Task, load_suite, sample_messages, sample_prompt
+from harness.thinking import thinking_warning, unfinished_thinking
 from reports.progress import progress_for
 
 if TYPE_CHECKING:
@@ -53,6 +55,7 @@ class RunRequest:
     model_name: str | None = None  # the served model's id when ckpt is an endpoint URL
     backend: str | None = None  # a registered backend other than the default (hf; openai for a URL)
     judge: JudgeOptions | None = None
+    load: dict = field(default_factory=dict)  # model loading options (harness.model_loading.LoadOptions)
 
     def __post_init__(self):
         if isinstance(self.judge, dict):  # from config.json on --resume
@@ -63,7 +66,8 @@ class RunRequest:
 
 def checkpoint_of(request: RunRequest) -> Checkpoint:
     return resolve_model(request.ckpt, base=request.base, model_name=request.model_name,
-                         trust_remote_code=request.trust_remote_code, backend=request.backend)
+                         trust_remote_code=request.trust_remote_code, backend=request.backend,
+                         load=LoadOptions.parse(request.load))
 
 
 def roles_for(ckpt: Checkpoint, no_base: bool) -> list[str]:
@@ -274,6 +278,7 @@ def finish(run: RunDir, suite: Suite, roles: list[str], *, console: Console) -> 
         "roles": roles,
         "models": {r: n for r, n in _roles_models(config).items() if r in roles},
         "metrics": summarize(definitions, records, roles),
+        "unfinished_thinking": unfinished_thinking(records),
     }
     agreement = label_agreement(suite, records)  # answers with human labels (`harness score`)
     if agreement:
@@ -289,6 +294,8 @@ def finish(run: RunDir, suite: Suite, roles: list[str], *, console: Console) -> 
     run.write_report(render_report(summary, suite, records, judgments))
     print_summary(summary, console)
     print_judge(summary, console)
+    if warning := thinking_warning(summary):
+        console.print(f"[yellow]{warning}[/yellow]", highlight=False)
     console.print(f"Run directory: [bold]{run.path}[/bold]  (report.md, summary.json, samples.jsonl, scores.jsonl)")
     return summary
 

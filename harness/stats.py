@@ -1,13 +1,19 @@
-"""Bootstrap confidence intervals, vectorised with numpy and seeded.
+"""Confidence intervals: Wilson score intervals for rates, seeded numpy bootstraps for the rest.
 
 Every metric here is a ratio of sums over samples, `sum(num) / sum(den)`, optionally
 transformed: a rate or mean has den = 1 per sample; perplexity has num = summed NLL and den =
 counted tokens per sample, transformed by exp. Resampling is by sample, so long answers are not
 treated as independent tokens.
+
+A rate of pass/fail samples gets the Wilson interval: the percentile bootstrap of 10 samples
+that all pass is [1.0, 1.0] (every resample passes too), which claims a certainty 10 samples
+cannot give; Wilson's is [0.72, 1.0]. Means of graded scores, perplexity and paired deltas keep
+the bootstrap.
 """
 
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import Callable
 
 import numpy as np
@@ -71,3 +77,23 @@ def paired_bootstrap_delta(
     sna, sda, snb, sdb = resampled_sums([na, da, nb, db], n_resamples, seed)
     lo, hi = _percentiles(transform(snb / sdb) - transform(sna / sda), level)
     return delta, lo, hi
+
+
+def wilson_ci(successes: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion `successes / n` (n >= 1): never collapses to a point
+    at 0 or 1, and keeps close to its nominal coverage for small n, where the normal
+    approximation and the bootstrap do not."""
+    if n < 1:
+        raise ValueError("wilson_ci needs n >= 1")
+    z = NormalDist().inv_cdf(1 - (1 - level) / 2)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    lo = 0.0 if successes <= 0 else max(0.0, centre - half)  # exact at the ends, no rounding residue
+    hi = 1.0 if successes >= n else min(1.0, centre + half)
+    return float(lo), float(hi)
+
+
+def is_pass_fail(num: np.ndarray, den: np.ndarray) -> bool:
+    """Whether these units are a rate of pass/fail samples (every den 1, every num 0 or 1)."""
+    return bool(len(num)) and bool(np.all(den == 1) and np.all((num == 0) | (num == 1)))

@@ -23,24 +23,43 @@ from trainers.diagnosis import diagnose
 class RescoreHooks:
     """Scores each checkpoint in process with the trainer's model (base weights never reloaded)."""
 
-    def __init__(self, rescorer: Rescorer | None, base_model: str, progress: Progress | None = None):
-        self.rescorer, self.base_model = rescorer, base_model
+    def __init__(self, rescorer: Rescorer | None, base: Checkpoint, progress: Progress | None = None):
+        self.rescorer, self.base = rescorer, base
         self.progress = progress or Progress()
 
     def backend(self, path: Path, model, tokenizer):
         from harness.backends import make_backend
 
-        ckpt = Checkpoint(spec=str(path), model=self.base_model, adapter=str(path))
+        ckpt = Checkpoint(spec=str(path), model=self.base.model, adapter=str(path), model_revision=self.base.model_revision)
         return make_backend(ckpt, model=model, tokenizer=tokenizer, device=next(model.parameters()).device), ckpt
 
     def on_start(self, model, tokenizer) -> None:
         pass  # the base is scored lazily, once, at the first checkpoint
 
-    def on_checkpoint(self, step: int, path: Path, model, tokenizer) -> None:
+    def on_checkpoint(self, step: int, path: Path, model, tokenizer) -> dict[str, float] | None:
         if self.rescorer is None:
-            return
+            return None
+        import torch
+
         backend, ckpt = self.backend(path, model, tokenizer)
-        self.rescorer.score(backend, ckpt, step)
+        # Generation seeds the global RNG; training's dropout and data order must not depend on
+        # whether (and what) was rescored, so a resumed run continues exactly as an uninterrupted one.
+        devices = [backend.device] if backend.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            line = self.rescorer.score(backend, ckpt, step)
+        return logged_metrics(line)
+
+
+def logged_metrics(line: dict) -> dict[str, float]:
+    """A rescored checkpoint's metrics for the training loggers (report_to): the checkpoint's value
+    and its delta vs the base. The `eval_` prefix puts them under eval/ beside eval/loss."""
+    out = {}
+    for name, m in line["metrics"].items():
+        if m["ckpt"] is not None:
+            out[f"eval_rescore/{name}"] = m["ckpt"]
+        if m["delta"] is not None:
+            out[f"eval_rescore_delta/{name}"] = m["delta"]
+    return out
 
 
 def run_training(config: TrainConfig, console: Console) -> dict:
@@ -48,14 +67,14 @@ def run_training(config: TrainConfig, console: Console) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     (out / "train_config.yaml").write_text(yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False))
     trainer = get_trainer(config.trainer)
-    base_model = resolve_checkpoint(config.model, trust_remote_code=config.trust_remote_code).model
+    base = resolve_checkpoint(config.model, trust_remote_code=config.trust_remote_code, load=config.model_init_kwargs)
     r = config.rescore
     rescorer = None
     if r.suite:
         rescorer = Rescorer(out, r.suite, tasks=r.tasks, max_samples=r.max_samples, gen=r.gen,
                             final_gen=r.final_gen, batch_size=r.batch_size, console=console)
         rescorer.load(full=False)  # fail on a bad suite/task before hours of training
-    hooks = RescoreHooks(rescorer, base_model, progress_for(console))
+    hooks = RescoreHooks(rescorer, base, progress_for(console))
     console.print(f"[bold]train[/bold] trainer={config.trainer} model={config.model} output={out}")
     result = trainer.train(config, hooks, console)
 
@@ -75,7 +94,8 @@ def run_training(config: TrainConfig, console: Console) -> dict:
         from harness.backends import make_backend
 
         result.model = None  # the 4-bit training copy is not needed any more
-        ckpt = resolve_checkpoint(str(result.final_dir), base=base_model)
+        # adapter_config.json names the base portably (alias / hub id + revision); resolved like any adapter
+        ckpt = resolve_checkpoint(str(result.final_dir), trust_remote_code=config.trust_remote_code)
         console.print("[bold]final adapter: full suite[/bold]")
         final_line = rescorer.score(make_backend(ckpt), ckpt, step=None, full=True)
     scores = read_scores(out)

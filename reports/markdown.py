@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from harness.records import SampleRecord
+from harness.thinking import thinking_warning
 from reports.cells import delta_cell, metric_cell, number
 
 
@@ -133,8 +134,11 @@ def render_report(summary: dict, suite, records: list[SampleRecord], judgments: 
     for role, model in summary["models"].items():
         lines.append(f"- **{role}**: `{model}`")
     lines += [f"- suite version: `{summary['suite_version']}`", "", "## Metrics", ""]
-    lines += ["Value [95% bootstrap CI] and n per model; ↑ higher is better, ↓ lower is better.", ""]
+    lines += ["Value [95% CI: Wilson for pass/fail rates, bootstrap otherwise] and n per model; "
+              "↑ higher is better, ↓ lower is better.", ""]
     lines += metrics_table(summary) + [""]
+    if warning := thinking_warning(summary):
+        lines += [f"**{warning}**", ""]
     for task in suite.tasks.values():
         if task.side_by_side:
             lines += side_by_side(task.name, records, summary["roles"])

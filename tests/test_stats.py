@@ -87,3 +87,31 @@ def test_identical_paired_samples_have_a_zero_delta():
     nll = np.array([3.0, 5.0, 8.0])
     tokens = np.array([2.0, 3.0, 4.0])
     assert paired_bootstrap_delta(nll, tokens, nll, tokens, transform=np.exp) == (0.0, 0.0, 0.0)
+
+
+def test_wilson_interval_matches_the_textbook_values():
+    from harness.stats import wilson_ci
+
+    lo, hi = wilson_ci(3, 10)  # Wilson (1927) / Newcombe (1998) table: 3/10 -> 0.1078, 0.6032
+    assert round(lo, 4) == 0.1078 and round(hi, 4) == 0.6032
+    lo, hi = wilson_ci(10, 10)  # all pass: the lower bound is n / (n + z^2), not 1
+    assert round(lo, 4) == 0.7225 and hi == 1.0
+    assert wilson_ci(0, 10)[0] == 0.0 and 0.27 < wilson_ci(0, 10)[1] < 0.28
+
+
+def test_a_rate_where_every_sample_passes_keeps_an_honest_interval():
+    """Ten passes out of ten: the bootstrap collapses to [1.0, 1.0]; the reported CI must not."""
+    records = [_rec("ckpt", str(i), 1.0) for i in range(10)]
+    summary = summarize_metric(metric_units(records, MetricSpec("rate", "s"), "ckpt"))
+    assert summary["value"] == 1.0 and summary["ci_method"] == "wilson"
+    lo, hi = summary["ci"]
+    assert 0.7 < lo < 0.75 and hi == 1.0
+
+
+def test_graded_scores_and_perplexity_keep_the_bootstrap():
+    graded = [_rec("ckpt", str(i), float(v)) for i, v in enumerate([7, 8, 8, 9, 6, 7])]  # a 1-10 rubric
+    summary = summarize_metric(metric_units(graded, MetricSpec("rubric", "s"), "ckpt"))
+    assert summary["ci_method"] == "bootstrap" and summary["ci"][0] < 7.5 < summary["ci"][1]
+    ppl = [{"role": "ckpt", "task": "t", "id": str(i), "sample": {}, "nll_sum": float(i + 1), "n_tokens": 1} for i in range(2)]
+    summary = summarize_metric(metric_units(ppl, MetricSpec("perplexity", "perplexity"), "ckpt"))
+    assert summary["ci_method"] == "bootstrap" and summary["ci"][0] >= math.exp(1.0) - 1e-9

@@ -30,6 +30,9 @@ def write_config(tmp_path, model, **overrides) -> str:
         "learning_rate": 1e-3, "logging_steps": 1, "save_steps": 1, "eval_steps": 1, "gradient_checkpointing": False,
         "rescore": {"suite": "lab1", "tasks": ["format", "ppl"], "max_samples": 2, "gen": {"max_new_tokens": 4},
                     "final_gen": {"max_new_tokens": 4}},
+        "report_to": "tensorboard",
+        "max_grad_norm": 0.5,  # not a harness key: passed through to TRL's SFTConfig
+        "optim": "paged_adamw_32bit",  # the QLoRA choice; on this CPU it runs unpaged
     }
     config.update(overrides)
     path = tmp_path / "config.yaml"
@@ -148,3 +151,141 @@ def test_training_refuses_a_mask_that_trains_user_text(harness_cli, tmp_path):
     code, _, err = harness_cli("train", "--config", write_config(tmp_path, model))
     assert code == 2 and "mask audit failed" in err and "user" in err
     assert not (tmp_path / "out" / "checkpoint-1").exists()
+
+
+def test_checkpoints_carry_the_models_own_chat_template_and_a_portable_base(trained, tiny_model):
+    """The training variant of the template ({% generation %} markers) is for the loss mask only;
+    what is saved is the model's own, so merged models and exports render as the base does."""
+    from transformers import AutoTokenizer
+
+    from conftest import CHATML_TEMPLATE
+    from harness.chat_template import has_generation_markers
+
+    for name in ("checkpoint-1", "final"):
+        tok = AutoTokenizer.from_pretrained(trained / name)
+        assert tok.chat_template == CHATML_TEMPLATE, name
+        assert not has_generation_markers((trained / name / "chat_template.jinja").read_text())
+    cfg = load_json(trained / "final" / "adapter_config.json")
+    assert cfg["base_model_name_or_path"] == str(tiny_model.resolve())  # a local base: its absolute path
+    assert cfg["revision"] is None
+
+
+def test_passed_through_and_current_names_reach_trl(trained):
+    args = load_json(trained / "sft_config.json")  # what SFTConfig really got
+    assert args["max_grad_norm"] == 0.5
+    assert args["optim"] == "adamw_torch"  # paged_adamw_32bit asked for, unpaged on a CPU
+    assert args["activation_checkpointing"] is False and args["save_only_model"] is False
+    assert (trained / "checkpoint-1" / "optimizer.pt").is_file()  # what resuming needs
+
+
+def test_rescored_metrics_are_logged_to_tensorboard_at_their_step(trained):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    [logdir] = {p.parent for p in (trained / "runs").rglob("events.out.tfevents.*")}
+    events = EventAccumulator(str(logdir))
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    assert "train/loss" in tags and "eval/loss" in tags
+    scores = {x["step"]: x["metrics"] for x in map(json.loads, (trained / "scores.jsonl").read_text().splitlines())}
+    logged = {e.step: e.value for e in events.Scalars("eval/rescore/ppl/perplexity")}
+    assert logged.keys() == {1, 2}
+    for step in (1, 2):
+        assert logged[step] == pytest.approx(scores[step]["ppl/perplexity"]["ckpt"], rel=1e-6)
+    delta = {e.step: e.value for e in events.Scalars("eval/rescore_delta/format/json_validity_strict")}
+    assert delta[2] == pytest.approx(scores[2]["format/json_validity_strict"]["delta"], abs=1e-6)
+
+
+def test_resuming_from_a_checkpoint_continues_as_if_never_stopped(harness_cli, trained, tiny_model, tmp_path):
+    """Optimizer, scheduler, RNG and data order come back: resuming the 2-step run from step 1
+    gives the step-2 adapter of the uninterrupted run (which rescored in between)."""
+    from safetensors.torch import load_file
+
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copytree(trained / "checkpoint-1", out / "checkpoint-1")
+    config = write_config(tmp_path, tiny_model)
+    code, stdout, err = harness_cli("train", "--config", config, "--rescore", "none", "--resume-from-checkpoint")
+    assert code == 0, err
+    assert "resuming from" in stdout and "checkpoint-1" in stdout
+    state = load_json(out / "checkpoint-2" / "trainer_state.json")
+    assert state["global_step"] == 2
+    resumed = load_file(out / "checkpoint-2" / "adapter_model.safetensors")
+    straight = load_file(trained / "checkpoint-2" / "adapter_model.safetensors")
+    first = load_file(trained / "checkpoint-1" / "adapter_model.safetensors")
+    assert resumed.keys() == straight.keys()
+    for name in straight:
+        assert resumed[name].dtype == straight[name].dtype, name  # trained in the same precision
+        assert torch_close(resumed[name], straight[name]), name
+    assert any(not torch_close(first[n], straight[n]) for n in straight)  # step 2 did change the weights
+
+
+def torch_close(a, b) -> bool:
+    import torch
+
+    return bool(torch.allclose(a, b, rtol=1e-5, atol=1e-7))
+
+
+def test_resuming_needs_the_optimizer_state(harness_cli, trained, tiny_model, tmp_path):
+    ckpt = tmp_path / "model-only-checkpoint"
+    shutil.copytree(trained / "checkpoint-1", ckpt)
+    (ckpt / "optimizer.pt").unlink()
+    code, _, err = harness_cli("train", "--config", write_config(tmp_path, tiny_model), "--resume-from-checkpoint", ckpt)
+    assert code == 2 and "no optimizer state" in err and str(ckpt) in err
+    code, _, err = harness_cli("train", "--config", write_config(tmp_path, tiny_model), "--resume-from-checkpoint")
+    assert code == 2 and "no checkpoint-<step> directory" in err
+    shutil.copytree(ckpt, tmp_path / "out" / "checkpoint-1")  # the last checkpoint in output_dir: checked too
+    code, _, err = harness_cli("train", "--config", write_config(tmp_path, tiny_model), "--resume-from-checkpoint")
+    assert code == 2 and "no optimizer state" in err
+    assert not (tmp_path / "out" / "checkpoint-2").exists()
+
+
+def test_a_paged_optimizer_on_cpu_falls_back_with_a_warning():
+    from rich.console import Console
+
+    from trainers.qlora import choose_optimizer
+
+    console = Console(record=True, width=200)
+    assert choose_optimizer("paged_adamw_8bit", cuda=False, console=console) == "adamw_8bit"
+    assert "needs a GPU" in console.export_text()
+    assert choose_optimizer("paged_adamw_8bit", cuda=True, console=console) == "paged_adamw_8bit"
+    assert choose_optimizer("auto", cuda=True, console=console) == "paged_adamw_32bit"
+    assert choose_optimizer("auto", cuda=False, console=console) == "adamw_torch"
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("lora.r=abc", "--set lora.r=abc: lora.r: input should be a valid integer"),
+    ("lora.dropout=abc", "--set lora.dropout=abc: lora.dropout: input should be a valid number"),
+    ("lora.dropout=1.5", "lora.dropout: input should be less than 1"),
+    ("bf16=maybe", "--set bf16=maybe: bf16: must be true, false or auto (got 'maybe')"),
+    ("save_total_limit=abc", "save_total_limit: input should be a valid integer"),
+    ("rescore.max_samples=-3", "rescore.max_samples: input should be greater than or equal to 1 (got -3)"),
+    ("max_grad_norm=abc", "max_grad_norm (TRL SFTConfig field of type float): input should be a valid number"),
+    ("assistant_only_loss=false", "'assistant_only_loss' cannot be set here"),
+    ("report_to=tensorbord", "unknown logger 'tensorbord'"),
+    ("optim=paged_adamw", "did you mean paged_adamw_8bit or paged_adamw_32bit"),
+    ("model_init_kwargs.dtype=f8", "model_init_kwargs.dtype: unknown dtype 'f8'"),
+])
+def test_bad_config_values_are_one_line_naming_the_key(harness_cli, tiny_model, tmp_path, override, expected):
+    code, out, err = harness_cli("train", "--config", write_config(tmp_path, tiny_model), "--set", override)
+    assert code == 2 and expected in " ".join(err.split()), err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()  # nothing written
+
+
+def test_a_bad_value_in_the_file_names_file_and_line(harness_cli, tiny_model, tmp_path):
+    path = write_config(tmp_path, tiny_model)
+    text = open(path).read().replace("  r: 4\n", "  r: four\n")
+    open(path, "w").write(text)
+    line = text.splitlines().index("  r: four") + 1
+    code, _, err = harness_cli("train", "--config", path)
+    assert code == 2 and f"{path}:{line}: lora.r: input should be a valid integer" in " ".join(err.split())
+
+
+def test_trl_names_of_harness_keys_are_read_as_the_harness_keys(tiny_model, tmp_path):
+    from trainers.config import load_train_config
+
+    config = load_train_config(write_config(tmp_path, tiny_model), ["num_train_epochs=2", "lr_scheduler_type=linear",
+                                                                    "neftune_noise_alpha=5"])
+    assert config.epochs == 2 and config.lr_scheduler == "linear"
+    assert config.sft_overrides == {"max_grad_norm": 0.5, "neftune_noise_alpha": 5.0}
+    saved = config.to_dict()
+    assert saved["epochs"] == 2 and saved["neftune_noise_alpha"] == 5.0 and "sft_overrides" not in saved

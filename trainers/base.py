@@ -5,8 +5,9 @@ A trainer takes a TrainConfig and hooks, trains, and saves PEFT adapter checkpoi
 `hooks.on_start(model, tokenizer)` once before the first step and
 `hooks.on_checkpoint(step, path, model, tokenizer)` after each checkpoint is saved, and reports
 its steps to `hooks.progress` when the hooks have one (harness.scoring.Progress: a Rich bar on a
-terminal, plain lines in logs); `model` is
-the in-memory PEFT model, so rescoring needs no reload. A trainer that runs elsewhere (another
+terminal, plain lines in logs); `model` is the in-memory PEFT model, so rescoring needs no reload.
+on_checkpoint returns the rescored metrics (name -> number) for the trainer to log at that step
+with its own loggers, or None. A trainer that runs elsewhere (another
 process, another tool) needs no code here at all: `harness watch DIR` rescores whatever
 checkpoint directories appear.
 
@@ -39,7 +40,7 @@ class TrainResult:
 class TrainingHooks(Protocol):
     def on_start(self, model, tokenizer) -> None: ...
 
-    def on_checkpoint(self, step: int, path: Path, model, tokenizer) -> None: ...
+    def on_checkpoint(self, step: int, path: Path, model, tokenizer) -> dict[str, float] | None: ...
 
 
 class Trainer(Protocol):

@@ -1,13 +1,16 @@
 """The `qlora` trainer: TRL SFTTrainer + PEFT LoRA + bitsandbytes 4-bit NF4 (double quant).
 
 Assistant-only loss uses the model's own chat template: TRL needs `{% generation %}` markers, so
-the tokenizer gets the verified training variant (harness.chat_template), which renders
-byte-identical text. The mask audit runs first and training refuses to start on a bad mask.
-`quantization: none` trains plain LoRA on the unquantized model (same code path otherwise).
+it tokenizes with the verified training variant (harness.chat_template), which renders
+byte-identical text; checkpoints and final/ keep the model's own template. The mask audit runs
+first and training refuses to start on a bad mask. `quantization: none` trains plain LoRA on the
+unquantized model (same code path otherwise). Every checkpoint holds the optimizer state, so a
+run resumes from any of them (`resume_from_checkpoint`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from rich.console import Console
 from harness.chat_template import training_chat_template
 from harness.checkpoint import resolve_checkpoint
 from harness.errors import HarnessError
+from harness.model_loading import nf4_config
 from harness.scoring import Progress
 from trainers.base import TrainResult, register_trainer
 from trainers.config import TrainConfig
@@ -31,110 +35,227 @@ class QLoRATrainer:
         import torch
         from datasets import Dataset
         from peft import LoraConfig
-        from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
-        from trl import SFTConfig, SFTTrainer
+        from transformers import AutoModelForCausalLM
+        from harness.backends.hf import load_tokenizer
 
         datasets_progress_off()
 
         out = Path(config.output_dir)
         out.mkdir(parents=True, exist_ok=True)
-        ckpt = resolve_checkpoint(config.model, trust_remote_code=config.trust_remote_code)
+        cuda = torch.cuda.is_available()
+        bf16 = (cuda and torch.cuda.is_bf16_supported()) if config.bf16 == "auto" else bool(config.bf16)
+        args = sft_config(config, cuda, bf16, console)  # a bad pass-through value stops here, before any loading
+        resume = resume_checkpoint(config)
+        ckpt = resolve_checkpoint(config.model, trust_remote_code=config.trust_remote_code, load=config.model_init_kwargs)
         if ckpt.adapter:
             raise HarnessError(f"model: {config.model} is an adapter; train on a base or full model")
-        tokenizer = AutoTokenizer.from_pretrained(ckpt.model, trust_remote_code=config.trust_remote_code)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        tokenizer.chat_template = training_chat_template(tokenizer, ckpt.spec)
+        tokenizer = load_tokenizer(ckpt)
+        template = training_chat_template(tokenizer, ckpt.spec)  # the tokenizer keeps the model's own
 
         train, val = train_validation(config.data, config.seed)
         console.print(f"data: {len(train)} train / {len(val)} validation conversations")
-        self._audit(tokenizer, train, out, console)
+        self._audit(tokenizer, template, train, out, console)
 
-        cuda = torch.cuda.is_available()
-        bf16 = (cuda and torch.cuda.is_bf16_supported()) if config.bf16 == "auto" else bool(config.bf16)
-        compute_dtype = torch.bfloat16 if bf16 else torch.float32
-        load_kwargs = {"dtype": compute_dtype, "trust_remote_code": config.trust_remote_code}
+        load = config.model_init_kwargs
+        compute_dtype = load.torch_dtype("cuda" if cuda else "cpu") if load.dtype != "auto" else (
+            torch.bfloat16 if bf16 else torch.float32)
+        load_kwargs = {"dtype": compute_dtype, "trust_remote_code": config.trust_remote_code,
+                       "revision": ckpt.model_revision}
+        if load.attn_implementation:
+            load_kwargs["attn_implementation"] = load.attn_implementation
         if config.quantization == "nf4":
-            load_kwargs["quantization_config"] = BitsAndBytesConfig(
-                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                bnb_4bit_compute_dtype=compute_dtype,
-            )
-        if cuda:
-            load_kwargs["device_map"] = {"": 0}
+            load_kwargs["quantization_config"] = nf4_config(compute_dtype)
+        if load.device_map or cuda:
+            load_kwargs["device_map"] = load.device_map or {"": 0}
         console.print(f"loading {ckpt.spec} ({'4-bit NF4' if config.quantization == 'nf4' else 'unquantized'}, "
-                      f"{'GPU' if cuda else 'CPU'}, {'bf16' if bf16 else 'fp32'} compute)")
+                      f"{'GPU' if cuda else 'CPU'}, {str(compute_dtype).removeprefix('torch.')} compute)")
         model = AutoModelForCausalLM.from_pretrained(ckpt.model, **load_kwargs)
         if not cuda:
             keep_4bit_weights_trainable_on_cpu(model)
 
         lora = LoraConfig(
-            r=int(config.lora.r), lora_alpha=int(config.lora.alpha), lora_dropout=float(config.lora.dropout),
+            r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
             target_modules=config.lora.target_modules, bias="none", task_type="CAUSAL_LM",
         )
-        args = SFTConfig(
-            output_dir=str(out),
-            num_train_epochs=config.epochs,
-            max_steps=config.max_steps,
-            per_device_train_batch_size=config.per_device_batch_size,
-            per_device_eval_batch_size=config.per_device_batch_size,
-            gradient_accumulation_steps=config.gradient_accumulation_steps,
-            learning_rate=config.learning_rate,
-            lr_scheduler_type=config.lr_scheduler,
-            warmup_steps=config.warmup_ratio,  # a float below 1 is a ratio of the total steps
-            weight_decay=config.weight_decay,
-            bf16=bf16,
-            gradient_checkpointing=config.gradient_checkpointing,
-            gradient_checkpointing_kwargs={"use_reentrant": False},
-            max_length=config.max_length,
-            packing=config.packing,
-            train_sampling_strategy="group_by_length" if config.group_by_length else "random",
-            assistant_only_loss=True,
-            logging_steps=config.logging_steps,
-            logging_first_step=True,
-            eval_strategy="steps",
-            eval_on_start=True,  # the base's eval loss: the diagnosis reads the curve from there
-            eval_steps=config.eval_steps,
-            save_strategy="steps",
-            save_steps=config.save_steps,
-            save_total_limit=config.save_total_limit,
-            save_only_model=True,
-            report_to="none",
-            seed=config.seed,
-            use_cpu=not cuda,
-            disable_tqdm=True,  # the Rich bar below shows progress and loss
-        )
-        trainer = SFTTrainer(
-            model=model, args=args, processing_class=tokenizer, peft_config=lora,
-            train_dataset=Dataset.from_list([{"messages": c} for c in train]),
-            eval_dataset=Dataset.from_list([{"messages": c} for c in val]),
-        )
+        # TRL tokenizes the datasets while the trainer is built: with the training variant of the
+        # template (generation markers for the assistant mask). Afterwards the tokenizer has the
+        # model's own template again, so every saved checkpoint and final/ carry that one.
+        with chat_template(tokenizer, template):
+            trainer = _sft_trainer_class()(
+                model=model, args=args, processing_class=tokenizer, peft_config=lora,
+                train_dataset=Dataset.from_list([{"messages": c} for c in train]),
+                eval_dataset=Dataset.from_list([{"messages": c} for c in val]),
+            )
+        (out / "sft_config.json").write_text(trainer.args.to_json_string())
         trainable, total = trainer.model.get_nb_trainable_parameters()
         console.print(
             f"LoRA r={lora.r} alpha={lora.lora_alpha}: {trainable / 1e6:.2f}M trainable of {total / 1e6:.1f}M "
             f"({trainable / total:.2%}); effective batch {config.effective_batch} "
-            f"({config.per_device_batch_size} x {config.gradient_accumulation_steps}); lr {config.learning_rate:g} {config.lr_scheduler}"
+            f"({config.per_device_batch_size} x {config.gradient_accumulation_steps}); lr {config.learning_rate:g} "
+            f"{config.lr_scheduler}; optimizer {args.optim}"
         )
         hooks.on_start(trainer.model, tokenizer)
         from transformers.trainer_callback import PrinterCallback
 
         trainer.remove_callback(PrinterCallback)  # it prints raw log dicts; the Rich bar shows the loss
-        trainer.add_callback(_ProgressAndRescore(hooks, tokenizer, console))
-        trainer.train()
+        trainer.add_callback(_ProgressAndRescore(hooks, tokenizer, console, trainer.log,
+                                                 saved=lambda folder: name_base_portably(folder, ckpt)))
+        if resume:
+            console.print(f"resuming from {resume} (model, optimizer, scheduler and data order)")
+        trainer.train(resume_from_checkpoint=resume)
         final = out / "final"
         trainer.save_model(str(final))
         tokenizer.save_pretrained(str(final))
+        name_base_portably(final, ckpt)
         return TrainResult(final, list(trainer.state.log_history), trainer.model, tokenizer)
 
     @staticmethod
-    def _audit(tokenizer, train, out: Path, console: Console) -> None:
+    def _audit(tokenizer, template: str, train, out: Path, console: Console) -> None:
         from harness.backends.hf import end_of_turn_ids
 
-        report = audit_mask(tokenizer, train[:AUDIT_EXAMPLES], tokenizer.chat_template, end_of_turn_ids(tokenizer))
+        report = audit_mask(tokenizer, train[:AUDIT_EXAMPLES], template, end_of_turn_ids(tokenizer))
         (out / "mask_audit.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
         for line in summary_lines(report):
             console.print(f"  mask audit: {line}", highlight=False)
         if not report.ok:
             raise HarnessError(f"mask audit failed, training not started: {report.problems[0]} (details: {out / 'mask_audit.json'})")
+
+
+def name_base_portably(adapter_dir: Path, base) -> None:
+    """Point a saved adapter at its base by alias or hub id (and commit), so it resolves on another
+    machine; PEFT wrote the path the model was loaded from, which for the bundled model is this
+    machine's cache folder. (PEFT needs that real path while saving: it reads the base's config.)"""
+    cfg_file = Path(adapter_dir) / "adapter_config.json"
+    cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
+    cfg["base_model_name_or_path"] = base.portable_name
+    cfg["revision"] = base.model_revision
+    cfg_file.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _sft_trainer_class():
+    from trl import SFTTrainer
+
+    class QLoRASFTTrainer(SFTTrainer):
+        """SFTTrainer whose LoRA weights keep their training dtype when a run resumes.
+
+        TRL trains QLoRA adapters in bf16; resuming reloads them through PEFT's load_adapter,
+        which upcasts them to fp32, so a resumed run would train in another precision than the
+        run it continues. The optimizer is built after that reload: put the dtypes back first
+        (the optimizer state then loads in the same dtype too).
+        """
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._trained_dtypes = {n: p.dtype for n, p in self.model.named_parameters() if p.requires_grad}
+
+        def create_optimizer(self, model=None):
+            for name, param in self.model.named_parameters():
+                dtype = self._trained_dtypes.get(name)
+                if param.requires_grad and dtype is not None and param.dtype != dtype:
+                    param.data = param.data.to(dtype)
+            return super().create_optimizer(model) if model is not None else super().create_optimizer()
+
+    return QLoRASFTTrainer
+
+
+@contextlib.contextmanager
+def chat_template(tokenizer, template: str):
+    """The tokenizer with `template` for the duration, its own template again afterwards."""
+    own = tokenizer.chat_template
+    tokenizer.chat_template = template
+    try:
+        yield
+    finally:
+        tokenizer.chat_template = own
+
+
+# On a CPU bitsandbytes runs paged optimizers unpaged (paging needs CUDA unified memory); the
+# same optimizer without paging says so plainly.
+UNPAGED = {"paged_adamw_32bit": "adamw_torch", "paged_adamw_8bit": "adamw_8bit", "paged_ademamix_32bit": "ademamix",
+           "paged_ademamix_8bit": "ademamix_8bit", "paged_lion_32bit": "lion_32bit", "paged_lion_8bit": "lion_8bit"}
+
+
+def choose_optimizer(optim: str, cuda: bool, console: Console) -> str:
+    """`auto`: paged AdamW (32-bit states, the QLoRA recipe) on a GPU, torch AdamW on CPU. A paged
+    optimizer asked for on a CPU falls back to its unpaged form, with a warning."""
+    if optim == "auto":
+        return "paged_adamw_32bit" if cuda else "adamw_torch"
+    if not cuda and optim in UNPAGED:
+        console.print(f"[yellow]warning: optim {optim} needs a GPU to page its states; on this CPU training "
+                      f"uses {UNPAGED[optim]}, the same update unpaged[/yellow]", highlight=False)
+        return UNPAGED[optim]
+    return optim
+
+
+def sft_config(config: TrainConfig, cuda: bool, bf16: bool, console: Console):
+    """TRL's SFTConfig from the harness's keys (current transformers 5 / TRL 1 names), then every
+    passed-through SFTConfig field as given (it wins over what is derived here)."""
+    from trl import SFTConfig
+
+    derived = dict(
+        output_dir=config.output_dir,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.per_device_batch_size,
+        per_device_eval_batch_size=config.per_device_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        weight_decay=config.weight_decay,
+        optim=choose_optimizer(config.optim, cuda, console),
+        bf16=bf16,
+        activation_checkpointing=config.activation_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False},
+        max_length=config.max_length,
+        packing=config.packing,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        assistant_only_loss=True,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        eval_strategy="steps",
+        eval_on_start=True,  # the base's eval loss: the diagnosis reads the curve from there
+        eval_steps=config.eval_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        save_only_model=False,  # optimizer and scheduler state too: a run can resume from any checkpoint
+        report_to=config.report_to,
+        seed=config.seed,
+        use_cpu=not cuda,
+        disable_tqdm=True,  # the Rich bar below shows progress and loss
+    )
+    try:
+        return SFTConfig(**(derived | config.sft_overrides))
+    except (TypeError, ValueError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        passed = ", ".join(f"{k} ({config.sft_source(k)})" for k in config.sft_overrides)
+        raise HarnessError(f"TRL's SFTConfig refused the training settings: {first}"
+                           + (f" (keys passed through to it: {passed})" if passed else "")) from None
+
+
+def resume_checkpoint(config: TrainConfig) -> str | None:
+    """The checkpoint to resume from (`resume_from_checkpoint`: true = the last in output_dir), checked
+    to hold what resuming needs: adapter weights, trainer state, optimizer state."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    wanted = config.resume_from_checkpoint
+    if wanted in (None, False):
+        return None
+    out = Path(config.output_dir)
+    if wanted is True:
+        wanted = get_last_checkpoint(str(out)) if out.is_dir() else None
+        if wanted is None:
+            raise HarnessError(f"resume_from_checkpoint: no checkpoint-<step> directory in {out} to resume from")
+    path = Path(wanted)
+    if not path.is_dir():
+        raise HarnessError(f"resume_from_checkpoint: {wanted} is not a directory (give a checkpoint-<step> dir, or true)")
+    if not (path / "trainer_state.json").is_file():
+        raise HarnessError(f"resume_from_checkpoint: {wanted} has no trainer_state.json; it is not a training checkpoint")
+    if not any((path / f).is_file() for f in ("optimizer.pt", "optimizer.bin")):
+        raise HarnessError(f"resume_from_checkpoint: {wanted} has no optimizer state (saved with save_only_model); "
+                           "resuming would restart the optimizer. Train anew from its weights instead")
+    return str(path)
 
 
 def keep_4bit_weights_trainable_on_cpu(model) -> None:
@@ -163,10 +284,12 @@ def _callback_base():
 
 
 class _ProgressAndRescore(_callback_base()):
-    """A Rich progress bar with the latest loss, and the rescoring hook after each save."""
+    """Steps and the latest loss to the hooks' progress, and the rescoring hook after each save."""
 
-    def __init__(self, hooks, tokenizer, console: Console):
+    def __init__(self, hooks, tokenizer, console: Console, log, saved):
         self.hooks, self.tokenizer, self.console = hooks, tokenizer, console
+        self.log = log  # Trainer.log: to every report_to logger, at the current step
+        self.saved = saved  # finishes a checkpoint folder the Trainer wrote
         # a bar on a terminal, plain lines (step, loss, elapsed, eta) in logs; silent for hooks without one
         self.progress = getattr(hooks, "progress", None) or Progress()
         self.step = 0
@@ -190,7 +313,10 @@ class _ProgressAndRescore(_callback_base()):
 
     def on_save(self, args, state, control, model=None, **kw):
         path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        self.hooks.on_checkpoint(state.global_step, path, model, self.tokenizer)
+        self.saved(path)
+        metrics = self.hooks.on_checkpoint(state.global_step, path, model, self.tokenizer)
+        if metrics:  # the rescored metrics go to TensorBoard / W&B / ... at this step, beside the loss
+            self.log(dict(metrics))
         model.train()
 
     def on_train_end(self, args, state, control, **kw):

@@ -51,14 +51,18 @@ class HFBackend:
     def _load_model(self):
         from transformers import AutoModelForCausalLM
 
-        dtype = torch.bfloat16 if self.device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+        load = self.ckpt.load  # dtype (auto: bf16 on a GPU that has it, else fp32), device_map, 4-bit, ...
         try:
             model = AutoModelForCausalLM.from_pretrained(
-                self.ckpt.model, dtype=dtype, trust_remote_code=self.ckpt.trust_remote_code
+                self.ckpt.model, revision=self.ckpt.model_revision, trust_remote_code=self.ckpt.trust_remote_code,
+                **load.from_pretrained_kwargs(self.device),
             )
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, ImportError) as e:
             raise HarnessError(f"cannot load model {self.ckpt.model}: {_first_line(e)}") from None
-        model.to(self.device)
+        if load.places_model:  # device_map / 4-bit: from_pretrained placed it; inputs go where it starts
+            self.device = model.device
+        else:
+            model.to(self.device)
         if self.ckpt.adapter:
             from peft import PeftModel
 
@@ -254,9 +258,11 @@ def load_tokenizer(ckpt: Checkpoint):
     chat template) it trained with; otherwise the model's."""
     from transformers import AutoTokenizer
 
-    source = ckpt.adapter if ckpt.adapter and _has_tokenizer(ckpt.adapter) else ckpt.model
+    own = ckpt.adapter and _has_tokenizer(ckpt.adapter)
+    source = ckpt.adapter if own else ckpt.model
     try:
-        tok = AutoTokenizer.from_pretrained(source, trust_remote_code=ckpt.trust_remote_code)
+        tok = AutoTokenizer.from_pretrained(source, revision=None if own else ckpt.model_revision,
+                                            trust_remote_code=ckpt.trust_remote_code)
     except (OSError, ValueError) as e:
         raise HarnessError(f"cannot load the tokenizer of {source}: {_first_line(e)}") from None
     if tok.pad_token is None:
