@@ -192,7 +192,7 @@ def cmd_mask_audit(args, console: Console) -> int:
     from harness.backends.hf import end_of_turn_ids, load_tokenizer
     from harness.chat_template import training_chat_template
     from harness.checkpoint import resolve_checkpoint
-    from trainers.data import load_conversations
+    from trainers.conversations import load_conversations
     from trainers.mask_audit import audit_mask, render_example, summary_lines
 
     ckpt = resolve_checkpoint(args.model)

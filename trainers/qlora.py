@@ -19,7 +19,7 @@ from harness.checkpoint import resolve_checkpoint
 from harness.errors import HarnessError
 from trainers.base import TrainResult, register_trainer
 from trainers.config import TrainConfig
-from trainers.data import train_validation
+from trainers.conversations import train_validation
 from trainers.mask_audit import audit_mask, summary_lines
 
 AUDIT_EXAMPLES = 200

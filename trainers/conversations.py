@@ -1,5 +1,6 @@
-"""Training data: `messages` conversations from JSONL (checked, with file:line errors) or a hub
-dataset (where a hub is reachable), and the train/validation split."""
+"""Training conversations: `messages` rows from a JSONL file (checked, errors name file:line), from
+a `harness data build` output directory, or from a hub dataset (where a hub is reachable); and the
+train/validation split."""
 
 from __future__ import annotations
 
