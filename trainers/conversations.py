@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from harness.checkpoint import hub_problem
+from datapipe.sources import hub_dataset_problem
 from harness.errors import HarnessError
 from harness.jsonl import read_jsonl
 from harness.suite import check_messages
@@ -37,7 +37,7 @@ def load_conversations(spec: str, *, split: str = "train", max_samples: int | No
 
 
 def _load_hub(dataset_id: str, split: str, max_samples: int | None, seed: int) -> list[Conversation]:
-    problem = hub_problem_dataset(dataset_id)
+    problem = hub_dataset_problem(dataset_id)
     if problem:
         raise HarnessError(f"training data '{dataset_id}' is not a local file, and as a hub dataset: {problem}")
     from datasets import load_dataset
@@ -55,9 +55,6 @@ def _load_hub(dataset_id: str, split: str, max_samples: int | None, seed: int) -
     return convs
 
 
-def hub_problem_dataset(dataset_id: str) -> str | None:
-    # Datasets live in the same hub; the reachability check is the same as for models.
-    return hub_problem(dataset_id) if "/" in dataset_id else "not a hub id (expected owner/name) and not a file"
 
 
 def train_validation(settings: DataSettings, seed: int) -> tuple[list[Conversation], list[Conversation]]:
