@@ -22,8 +22,8 @@ def print_build(report, out: str, console: Console) -> None:
         values = {"read": s.read, "rejected": s.rejected, "normalized": s.normalized, "dup": s.duplicates,
                   "dup across": s.cross_duplicates, "near-dup dropped": s.near_dropped, "unique": s.unique,
                   "sampled": s.sampled, "train": s.train, "validation": s.validation}
-        for k, v in values.items():
-            total[k] += v
+        for k in total:
+            total[k] += values[k]
         table.add_row(s.name, f"{s.weight:.3f}", *(str(values[k]) for k in columns[2:]))
     table.add_row("total", "1.000", *(str(total[k]) for k in columns[2:]), style="bold")
     console.print(table)

@@ -17,8 +17,11 @@ Conversation = list[dict]
 
 
 def load_conversations(spec: str, *, split: str = "train", max_samples: int | None = None, seed: int = 42) -> list[Conversation]:
-    """Conversations from a JSONL file of {"messages": [...]}, or a hub dataset with a messages column."""
+    """Conversations from a JSONL file of {"messages": [...]}, the train.jsonl of a `harness data
+    build` output directory, or a hub dataset with a messages column."""
     path = Path(spec)
+    if path.is_dir():
+        path = build_output_file(path, "train.jsonl")
     if path.suffix in {".jsonl", ".json"} or path.exists():
         rows = read_jsonl(path, what="training data")
         convs = []
@@ -55,12 +58,22 @@ def _load_hub(dataset_id: str, split: str, max_samples: int | None, seed: int) -
     return convs
 
 
+def build_output_file(directory: Path, name: str) -> Path:
+    """A file of a `harness data build` output directory (train.jsonl, validation.jsonl)."""
+    path = directory / name
+    if not path.is_file():
+        raise HarnessError(f"{directory} is a directory without {name}: give a messages JSONL file or the output "
+                           "directory of `harness data build` (built with output.jsonl on)")
+    return path
 
 
 def train_validation(settings: DataSettings, seed: int) -> tuple[list[Conversation], list[Conversation]]:
     train = load_conversations(settings.train, split=settings.train_split, max_samples=settings.max_samples, seed=seed)
-    if settings.validation:
-        return train, load_conversations(settings.validation, seed=seed)
+    validation = settings.validation
+    if not validation and Path(settings.train).is_dir():  # a build output carries its validation split
+        validation = str(build_output_file(Path(settings.train), "validation.jsonl"))
+    if validation:
+        return train, load_conversations(validation, seed=seed)
     shuffled = list(train)
     random.Random(seed).shuffle(shuffled)
     n_val = max(1, round(len(shuffled) * settings.val_split))
