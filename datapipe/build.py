@@ -121,7 +121,7 @@ def _build(recipe: Recipe, out: Path, work: Path, log) -> BuildReport:
         keep = first_occurrences(hash_array(ok))
         c.duplicates = len(ok) - len(keep)
         pool_dir = work / "pools" / spec.name  # later stages write their cache files beside it
-        pool = ok.select(keep).select_columns(["id", "messages", "source", "tags", "tools", "hash", "where"],
+        pool = ok.select(keep).select_columns(["id", "messages", "source", "tags", "tools", "message_keys", "hash", "where"],
                                               new_fingerprint=f"{fingerprint}-{spec.name}")
         pool.save_to_disk(str(pool_dir))
         if recipe.output.arrow:
@@ -141,7 +141,7 @@ def _build(recipe: Recipe, out: Path, work: Path, log) -> BuildReport:
         c.unique = len(p)
 
     log(f"mix ({recipe.mix.mode})")
-    mixed = mix(pools, [s.name for s in recipe.sources], [s.weight for s in recipe.sources], recipe.mix, recipe.seed)
+    mixed = mix(pools, [s.name for s in recipe.sources], weights, recipe.mix, recipe.seed)
     report.warnings += mixed.warnings
     for c, n in zip(counts, mixed.counts):
         c.sampled = n

@@ -27,8 +27,6 @@ from datapipe.schema import dumps
 BATCH = 5000
 REPORT = "build_report.json"
 
-# Optional message keys, found in the JSON text by their spelling as keys (a quote inside a
-# content string is escaped, so `"name": ` with a bare quote only occurs as a key).
 _OPTIONAL_KEYS = ("reasoning_content", "tool_calls", "tool_call_id", "name")
 
 
@@ -52,9 +50,9 @@ def optional_message_keys(datasets: list[Dataset]) -> tuple[list[str], bool]:
     """Which optional message keys any row uses, and whether any row has tools."""
     found, tools = set(), False
     for ds in datasets:
-        for batch in ds.select_columns(["messages", "tools"]).iter(batch_size=BATCH):
-            for text in batch["messages"]:
-                found.update(k for k in _OPTIONAL_KEYS if k not in found and f'"{k}": ' in text)
+        for batch in ds.select_columns(["message_keys", "tools"]).iter(batch_size=BATCH):
+            for keys in batch["message_keys"]:
+                found.update(keys)
             tools = tools or any(batch["tools"])
     return [k for k in _OPTIONAL_KEYS if k in found], tools
 

@@ -35,6 +35,7 @@ _SPEAKERS = {
 class Normalized:
     messages_json: str
     tools_json: str | None
+    message_keys: list[str]  # the optional message keys used (for the Arrow export's one schema)
     tags: list[str]
     id: str | None
     hash: str
@@ -81,7 +82,8 @@ def normalize_row(row: dict, fmt: str, fields: dict | None, source_tags: list[st
         return tags
     row_id = row.get("id")
     row_id = None if row_id is None or isinstance(row_id, bool) else str(row_id)
-    return Normalized(messages_json, tools_json, tags, row_id, content_hash(messages_json, tools_json))
+    keys = sorted({k for m in messages for k in m} - {"role", "content"})
+    return Normalized(messages_json, tools_json, keys, tags, row_id, content_hash(messages_json, tools_json))
 
 
 def _shape(row: dict) -> str | None:

@@ -179,6 +179,9 @@ def _source(s, base: Path, path: Path) -> SourceSpec:
         spec.path = (base / str(s["path"])).resolve() if not Path(str(s["path"])).is_absolute() else Path(s["path"])
         if spec.path.suffix.lower() not in LOCAL_SUFFIXES:
             raise HarnessError(f"{path}:{key_line(s, 'path')}: {what}: {s['path']} is not {', '.join(LOCAL_SUFFIXES)}")
+        if not spec.path.is_file():
+            raise HarnessError(f"{path}:{key_line(s, 'path')}: {what}: file not found: {spec.path} "
+                               "(paths are relative to the recipe file)")
     else:
         spec.hub = str(s["hub"])
         spec.split = str(s.get("split", "train"))

@@ -36,6 +36,7 @@ NORMALIZED = Features({
     "source": Value("string"),
     "messages": Value("string"),
     "tools": Value("string"),
+    "message_keys": List(Value("string")),
     "tags": List(Value("string")),
     "hash": Value("string"),
 })
@@ -87,6 +88,7 @@ def read_normalized(spec: SourceSpec, work: Path, display: str, fingerprint: str
             out["id"].append(None if record is None else record.id or f"{spec.name}-{number}")
             out["messages"].append(None if record is None else record.messages_json)
             out["tools"].append(None if record is None else record.tools_json)
+            out["message_keys"].append([] if record is None else record.message_keys)
             out["tags"].append([] if record is None else record.tags)
             out["hash"].append(None if record is None else record.hash)
         return out
@@ -102,8 +104,6 @@ def _read(spec: SourceSpec, work: Path, display: str) -> RawSource:
     if spec.hub:
         return _read_hub(spec, cache)
     path = spec.path
-    if not path.is_file():
-        raise HarnessError(f"source {spec.name}: file not found: {path} (paths are relative to the recipe file)")
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
