@@ -24,15 +24,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from datasets import Dataset, load_from_disk
+import numpy as np
+from datasets import Dataset, concatenate_datasets, load_from_disk
 
 from datapipe import export
 from datapipe.dedup import across_sources, conversation_text, first_occurrences, hash_array, near_duplicate_clusters
-from datapipe.mix import mix, split, value_counts
+from datapipe.mix import mix, seeded_keys, split
 from datapipe.recipe import Recipe
 from datapipe.sources import read_normalized
 
 PREVIEW_CHARS = 80
+POOL_COLUMNS = ["id", "messages", "source", "tags", "tools", "message_keys", "hash", "where"]
 
 
 @dataclass
@@ -102,64 +104,76 @@ def _build(recipe: Recipe, out: Path, work: Path, log) -> BuildReport:
                          mode=recipe.mix.mode, sources=counts)
 
     # Fingerprints from the recipe and the sources' bytes: the Arrow files' state.json is then
-    # the same in every build of the same inputs (datasets would otherwise draw random ones).
+    # the same in every build of the same inputs, and datasets need not hash our index arrays.
     fingerprint = hashlib.sha256(f"{recipe.digest}:{_source_digests(recipe)}".encode()).hexdigest()[:16]
-    pools, rejects = [], []
+    pools, hashes, rejects = [], [], []
     for spec, c in zip(recipe.sources, counts):
         log(f"read {spec.name}: {_display(spec)}")
         rows = read_normalized(spec, work, _display(spec), f"{fingerprint}-{spec.name}-normalized")
         status = value_counts(rows, "status")
         c.read = len(rows) - status.get("blank", 0)
         c.rejected = status.get("rejected", 0)
-        ok = _where_status(rows, "ok")
+        ok = _where_status(rows, "ok", f"{fingerprint}-{spec.name}-ok")
         if c.rejected:
-            bad = _where_status(rows, "rejected")
+            bad = _where_status(rows, "rejected", f"{fingerprint}-{spec.name}-rejected")
             rejects.append(bad)
             for reason, n in sorted(value_counts(bad, "reason").items()):
                 kind = re.sub(r"\d+", "N", reason)
                 c.reasons[kind] = c.reasons.get(kind, 0) + n
-        keep = first_occurrences(hash_array(ok))
+        ok_hashes = hash_array(ok)
+        keep = first_occurrences(ok_hashes)
         c.duplicates = len(ok) - len(keep)
-        pool_dir = work / "pools" / spec.name  # later stages write their cache files beside it
-        pool = ok.select(keep).select_columns(["id", "messages", "source", "tags", "tools", "message_keys", "hash", "where"],
-                                              new_fingerprint=f"{fingerprint}-{spec.name}")
-        pool.save_to_disk(str(pool_dir))
-        if recipe.output.arrow:
-            shutil.copytree(pool_dir, staged / "sources" / spec.name)
+        # The per-source save (seed 003 step 4). Later stages keep their index arrays in memory
+        # and write their files to the work folder, so nothing else lands beside it.
+        pool_dir = (staged / "sources" if recipe.output.arrow else work / "pools") / spec.name
+        pool = ok.select(keep, new_fingerprint=f"{fingerprint}-{spec.name}-unique")
+        pool.select_columns(POOL_COLUMNS, new_fingerprint=f"{fingerprint}-{spec.name}").save_to_disk(str(pool_dir))
         pools.append(load_from_disk(str(pool_dir)))
+        hashes.append(ok_hashes[keep])
 
+    # From here on a row is a number: kept[i] holds the rows of pool i still in play.
     log("dedup across sources")
-    keeps = across_sources([hash_array(p) for p in pools])
-    for i, keep in enumerate(keeps):
-        counts[i].cross_duplicates = len(pools[i]) - len(keep)
-        pools[i] = pools[i].select(keep)
-
+    kept = across_sources(hashes)
+    for c, pool, k in zip(counts, pools, kept):
+        c.cross_duplicates = len(pool) - len(k)
     if recipe.near_dup:
         log("near-duplicates (MinHash)")
-        pools = _near_duplicates(recipe, pools, counts, report, staged)
-    for c, p in zip(counts, pools):
-        c.unique = len(p)
+        kept = _near_duplicates(recipe, pools, kept, counts, report, staged)
+    for c, k in zip(counts, kept):
+        c.unique = len(k)
 
     log(f"mix ({recipe.mix.mode})")
-    mixed = mix(pools, [s.name for s in recipe.sources], weights, recipe.mix, recipe.seed)
+    mixed = mix([len(k) for k in kept], [s.name for s in recipe.sources], weights, recipe.mix, recipe.seed)
     report.warnings += mixed.warnings
     for c, n in zip(counts, mixed.counts):
         c.sampled = n
-    train, validation = split(mixed.dataset, recipe.split, recipe.seed)
-    report.train, report.validation = len(train), len(validation)
-    for name, ds in (("train", train), ("validation", validation)):
-        per_source = value_counts(ds, "source")
-        for c in counts:
-            setattr(c, name, per_source.get(c.name, 0))
+    offsets = np.cumsum([0] + [len(p) for p in pools[:-1]])
+    local = np.concatenate([kept[i][mixed.rank[mixed.source == i]] for i in range(len(pools))]) if len(pools) else None
+    order = np.argsort(mixed.source, kind="stable")  # `local` is grouped by source; put it back in draw order
+    rows_in_pool = np.empty(len(order), dtype=np.int64)
+    rows_in_pool[order] = local
+    keys = seeded_keys(np.concatenate(hashes)[offsets[mixed.source] + rows_in_pool], recipe.seed)
+    train_pos, val_pos = split(keys, recipe.split, recipe.seed)
+    everything = concatenate_datasets(pools)
+    splits = {}
+    for name, pos in (("train", train_pos), ("validation", val_pos)):
+        splits[name] = everything.select(offsets[mixed.source[pos]] + rows_in_pool[pos], keep_in_memory=True,
+                                         new_fingerprint=f"{fingerprint}-{name}-rows")
+        for c, n in zip(counts, np.bincount(mixed.source[pos], minlength=len(pools))):
+            setattr(c, name, int(n))
+    report.train, report.validation = len(train_pos), len(val_pos)
 
     log("export")
-    if recipe.output.jsonl:
-        export.write_jsonl(train, staged / "train.jsonl")
-        export.write_jsonl(validation, staged / "validation.jsonl")
-    if recipe.output.arrow:
-        features = export.arrow_features(*export.optional_message_keys([train, validation]))
-        export.save_arrow({"train": export.to_arrow(train, features, f"{fingerprint}-train"),
-                           "validation": export.to_arrow(validation, features, f"{fingerprint}-validation")}, staged)
+    features = export.arrow_features(*export.optional_message_keys(pools)) if recipe.output.arrow else None
+    arrow = {}
+    for name, ds in splits.items():
+        written = export.export_split(
+            ds, staged / f"{name}.jsonl" if recipe.output.jsonl else None,
+            (work / f"{name}.arrow", features, f"{fingerprint}-{name}") if recipe.output.arrow else None)
+        if written is not None:
+            arrow[name] = written
+    if arrow:
+        export.save_arrow(arrow, staged)
     if rejects:
         export.write_rejects(rejects, staged / "rejects.jsonl")
     report.files = sorted(str(p.relative_to(staged)) for p in staged.iterdir()) + [export.REPORT]
@@ -167,9 +181,20 @@ def _build(recipe: Recipe, out: Path, work: Path, log) -> BuildReport:
     return report
 
 
-def _where_status(rows: Dataset, status: str) -> Dataset:
+def value_counts(ds: Dataset, column: str) -> dict[str, int]:
+    """How often each value of a string column occurs (Arrow batches, no Python list of the rows)."""
+    import pyarrow.compute as pc
+
+    counts: dict[str, int] = {}
+    for batch in ds.select_columns([column]).with_format("arrow").iter(batch_size=10_000):
+        for item in pc.value_counts(batch[column]).to_pylist():
+            counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+    return counts
+
+
+def _where_status(rows: Dataset, status: str, fingerprint: str) -> Dataset:
     return rows.filter(lambda values: [v == status for v in values], input_columns=["status"], batched=True,
-                       batch_size=10_000)
+                       batch_size=10_000, new_fingerprint=fingerprint)
 
 
 def _display(spec) -> str:
@@ -203,24 +228,24 @@ def _source_digests(recipe: Recipe) -> str:
     return ",".join(parts)
 
 
-def _near_duplicates(recipe: Recipe, pools: list[Dataset], counts: list[SourceCounts], report: BuildReport,
-                     staged: Path) -> list[Dataset]:
+def _near_duplicates(recipe: Recipe, pools: list[Dataset], kept: list[np.ndarray], counts: list[SourceCounts],
+                     report: BuildReport, staged: Path) -> list[np.ndarray]:
+    """Clusters over the rows still in play (numbered pool after pool); with drop, all but the
+    first row of each cluster leave `kept`."""
     import json
 
     def texts():
-        for p in pools:
-            for batch in p.select_columns(["messages"]).iter(batch_size=2000):
+        for pool, k in zip(pools, kept):
+            for start in range(0, len(k), 2000):
+                batch = pool.select(k[start:start + 2000]).select_columns(["messages"])
                 yield [conversation_text(json.loads(m)) for m in batch["messages"]]
 
     clusters = near_duplicate_clusters(texts(), recipe.near_dup, recipe.seed)
-    starts, total = [], 0
-    for p in pools:
-        starts.append(total)
-        total += len(p)
+    starts = np.cumsum([0] + [len(k) for k in kept])
 
     def locate(g: int) -> tuple[int, int]:
-        i = max(k for k, s in enumerate(starts) if s <= g and len(pools[k]))
-        return i, g - starts[i]
+        i = int(np.searchsorted(starts, g, side="right") - 1)
+        return i, g - int(starts[i])
 
     dropped: list[set[int]] = [set() for _ in pools]
     with (staged / "near_duplicates.jsonl").open("w", encoding="utf-8", newline="\n") as f:
@@ -228,7 +253,7 @@ def _near_duplicates(recipe: Recipe, pools: list[Dataset], counts: list[SourceCo
             members = []
             for rank, g in enumerate(cluster.members):
                 i, j = locate(g)
-                row = pools[i][j]
+                row = pools[i][int(kept[i][j])]
                 text = conversation_text(json.loads(row["messages"]))
                 members.append({"source": row["source"], "id": row["id"], "where": row["where"],
                                 "kept": rank == 0 or not recipe.near_dup.drop,
@@ -239,9 +264,7 @@ def _near_duplicates(recipe: Recipe, pools: list[Dataset], counts: list[SourceCo
     report.near_duplicate_clusters = len(clusters)
     report.near_duplicate_rows = sum(len(c.members) for c in clusters)
     if not recipe.near_dup.drop:
-        return pools
-    out = []
-    for p, drop, c in zip(pools, dropped, counts):
+        return kept
+    for c, drop in zip(counts, dropped):
         c.near_dropped = len(drop)
-        out.append(p.select([j for j in range(len(p)) if j not in drop]) if drop else p)
-    return out
+    return [np.delete(k, sorted(drop)) for k, drop in zip(kept, dropped)]

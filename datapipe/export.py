@@ -37,29 +37,21 @@ def check_target(out: Path) -> None:
                            "choose another output directory (--out) or remove it")
 
 
-def write_jsonl(ds: Dataset, path: Path) -> None:
-    columns = ["id", "messages", "source", "tags", "tools"]
-    with path.open("w", encoding="utf-8", newline="\n") as f:
-        for batch in ds.select_columns(columns).iter(batch_size=BATCH):
-            for row_id, messages, source, tags, tools in zip(*(batch[c] for c in columns)):
-                line = f'{{"id": {dumps(row_id)}, "messages": {messages}, "source": {dumps(source)}, "tags": {dumps(tags)}'
-                f.write(line + (f', "tools": {tools}}}\n' if tools else "}\n"))
-
-
 def optional_message_keys(datasets: list[Dataset]) -> tuple[list[str], bool]:
     """Which optional message keys any row uses, and whether any row has tools."""
+    import pyarrow.compute as pc
+
     found, tools = set(), False
     for ds in datasets:
-        for batch in ds.select_columns(["message_keys", "tools"]).iter(batch_size=BATCH):
-            for keys in batch["message_keys"]:
-                found.update(keys)
-            tools = tools or any(batch["tools"])
+        for batch in ds.select_columns(["message_keys", "tools"]).with_format("arrow").iter(batch_size=BATCH):
+            found.update(pc.unique(pc.list_flatten(batch["message_keys"])).to_pylist())
+            tools = tools or pc.any(pc.is_valid(batch["tools"])).as_py()
     return [k for k in _OPTIONAL_KEYS if k in found], tools
 
 
 def arrow_features(keys: list[str], tools: bool) -> Features:
-    """One Arrow type for every row: only the optional message keys the data uses; tool-call
-    arguments and tool schemas as JSON text (their shapes differ from row to row)."""
+    """One Arrow type for every row: only the optional message keys the data uses; tool schemas
+    as JSON text (their shapes differ from row to row)."""
     message = {"role": Value("string"), "content": Value("string")}
     if "reasoning_content" in keys:
         message["reasoning_content"] = Value("string")
@@ -75,26 +67,61 @@ def arrow_features(keys: list[str], tools: bool) -> Features:
     return Features(columns)
 
 
-def to_arrow(ds: Dataset, features: Features, fingerprint: str) -> Dataset:
-    keys = list(features["messages"].feature)
+def export_split(ds: Dataset, jsonl: Path | None, arrow: tuple[Path, Features, str] | None) -> Dataset | None:
+    """One pass over a split's rows (in their final order) writing its JSONL file and/or its Arrow
+    rows; returns the Arrow dataset (to `save_to_disk`) when asked for one.
 
-    def decode(batch: dict) -> dict:
-        out = []
-        for text in batch["messages"]:
-            messages = []
-            for m in json.loads(text):
-                row = {k: m.get(k) for k in keys}
-                for call in row.get("tool_calls") or []:
-                    call.setdefault("id", None)
-                    if not isinstance(call["function"]["arguments"], str):
-                        call["function"]["arguments"] = dumps(call["function"]["arguments"])
-                messages.append(row)
-            out.append(messages)
-        return {"messages": out}
+    `arrow` is (work file, features, fingerprint). `messages` becomes Arrow structs through
+    pyarrow's JSON reader at the final types (absent keys are null), so nothing is cast later.
+    """
+    import io
 
-    drop = [c for c in ds.column_names if c not in features]
-    return ds.map(decode, batched=True, batch_size=BATCH, remove_columns=drop, features=features,
-                  new_fingerprint=fingerprint, desc="arrow")
+    import pyarrow as pa
+    import pyarrow.json as pa_json
+
+    columns = ["id", "messages", "source", "tags", "tools"]
+    spelled: dict = {}  # sources and tag lists repeat: spell each once
+    text = jsonl.open("w", encoding="utf-8", newline="\n") if jsonl else None
+    writer = None
+    if arrow:
+        path, features, fingerprint = arrow
+        schema = features.arrow_schema
+        messages_schema = pa.schema([schema.field("messages")])
+        writer = pa.ipc.new_stream(str(path), schema)
+    try:
+        for batch in ds.select_columns(columns).with_format("arrow").iter(batch_size=BATCH):
+            batch = batch.combine_chunks()  # rows gathered in a random order come one chunk each
+            messages = batch.column("messages").to_pylist()
+            if text:
+                tools = batch.column("tools").to_pylist()
+                for row_id, m, source, tags, t in zip(batch.column("id").to_pylist(), messages,
+                                                       batch.column("source").to_pylist(),
+                                                       batch.column("tags").to_pylist(), tools):
+                    meta = spelled.get((source, *tags))
+                    if meta is None:
+                        meta = spelled[(source, *tags)] = f'"source": {dumps(source)}, "tags": {dumps(tags)}'
+                    text.write(f'{{"id": {dumps(row_id)}, "messages": {m}, {meta}'
+                               + (f', "tools": {t}}}\n' if t else "}\n"))
+            if writer:
+                lines = b"".join(b'{"messages": ' + m.encode("utf-8") + b"}\n" for m in messages)
+                parsed = pa_json.read_json(
+                    io.BytesIO(lines), read_options=pa_json.ReadOptions(block_size=len(lines) + 1),
+                    parse_options=pa_json.ParseOptions(explicit_schema=messages_schema,
+                                                       unexpected_field_behavior="ignore"))
+                table = {name: batch.column(name) for name in schema.names if name != "messages"}
+                table["messages"] = parsed.column("messages")
+                writer.write_table(pa.table(table).select(schema.names).cast(schema))
+    finally:
+        if text:
+            text.close()
+        if writer:
+            writer.close()
+    if not arrow:
+        return None
+    from datasets import DatasetInfo
+
+    written = Dataset.from_file(str(path), info=DatasetInfo(features=features))
+    return written.select_columns(list(features), new_fingerprint=fingerprint)  # a fingerprint of the inputs
 
 
 def save_arrow(splits: dict[str, Dataset], out: Path) -> None:

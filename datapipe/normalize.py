@@ -137,7 +137,10 @@ def _from_turns(row: dict, key: str) -> list[dict] | str:
 
 
 def _tool_calls(calls) -> list[dict] | str:
-    """OpenAI-style calls; a flat {name, arguments} is wrapped as {type: function, function: ...}."""
+    """OpenAI-style calls; a flat {name, arguments} is wrapped as {type: function, function: ...}.
+
+    Arguments become JSON text, as in the OpenAI API: one type in Arrow whatever their shape, and
+    templates render them like a mapping (`tojson` spells JSON the same way)."""
     if not isinstance(calls, list):
         return "tool_calls must be a list"
     out = []
@@ -151,7 +154,8 @@ def _tool_calls(calls) -> list[dict] | str:
         normal = {"type": "function"}
         if isinstance(call.get("id"), str):
             normal["id"] = call["id"]
-        normal["function"] = {"name": name, "arguments": function.get("arguments", {})}
+        arguments = function.get("arguments", {})
+        normal["function"] = {"name": name, "arguments": arguments if isinstance(arguments, str) else dumps(arguments)}
         out.append(normal)
     return out
 

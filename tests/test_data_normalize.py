@@ -30,7 +30,7 @@ def test_messages_rows_keep_reasoning_tool_calls_tools_id_and_tags():
     result = normalize_row(row, "auto", None, ["en"], None)
     messages = messages_of(result)
     assert messages[1] == {"role": "assistant", "content": "", "tool_calls": [
-        {"type": "function", "id": "call_1", "function": {"name": "get_weather", "arguments": {"city": "Edmonton"}}}]}
+        {"type": "function", "id": "call_1", "function": {"name": "get_weather", "arguments": '{"city": "Edmonton"}'}}]}
     assert messages[2] == {"role": "tool", "content": '{"temp_c": 12}', "tool_call_id": "call_1"}
     assert messages[3] == {"role": "assistant", "content": "Cloudy, about 12°C.", "reasoning_content": "12 from the tool"}
     assert json.loads(result.tools_json) == tools
