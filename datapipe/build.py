@@ -147,18 +147,17 @@ def _build(recipe: Recipe, out: Path, work: Path, log) -> BuildReport:
     report.warnings += mixed.warnings
     for c, n in zip(counts, mixed.counts):
         c.sampled = n
+    # Each drawn row as a row number of all pools concatenated.
     offsets = np.cumsum([0] + [len(p) for p in pools[:-1]])
-    local = np.concatenate([kept[i][mixed.rank[mixed.source == i]] for i in range(len(pools))]) if len(pools) else None
-    order = np.argsort(mixed.source, kind="stable")  # `local` is grouped by source; put it back in draw order
-    rows_in_pool = np.empty(len(order), dtype=np.int64)
-    rows_in_pool[order] = local
-    keys = seeded_keys(np.concatenate(hashes)[offsets[mixed.source] + rows_in_pool], recipe.seed)
-    train_pos, val_pos = split(keys, recipe.split, recipe.seed)
+    drawn = np.empty(len(mixed.source), dtype=np.int64)
+    for i, k in enumerate(kept):
+        mask = mixed.source == i
+        drawn[mask] = offsets[i] + k[mixed.rank[mask]]
+    train_pos, val_pos = split(seeded_keys(np.concatenate(hashes)[drawn], recipe.seed), recipe.split, recipe.seed)
     everything = concatenate_datasets(pools)
     splits = {}
     for name, pos in (("train", train_pos), ("validation", val_pos)):
-        splits[name] = everything.select(offsets[mixed.source[pos]] + rows_in_pool[pos], keep_in_memory=True,
-                                         new_fingerprint=f"{fingerprint}-{name}-rows")
+        splits[name] = everything.select(drawn[pos], keep_in_memory=True, new_fingerprint=f"{fingerprint}-{name}-rows")
         for c, n in zip(counts, np.bincount(mixed.source[pos], minlength=len(pools))):
             setattr(c, name, int(n))
     report.train, report.validation = len(train_pos), len(val_pos)
