@@ -329,3 +329,14 @@ def test_training_data_from_a_build_output_directory(tmp_path):
     assert validation == [r["messages"] for r in read_jsonl(tmp_path / "mix" / "validation.jsonl")]
     with pytest.raises(HarnessError, match="is a directory without train.jsonl"):
         train_validation(DataSettings(train=str(tmp_path)), seed=1)
+
+
+def test_lab1_mix_recipe_loads_and_needs_the_hub_for_ultrachat(harness_cli, tmp_path):
+    from conftest import REPO
+
+    recipe = load_recipe(REPO / "recipes" / "lab1-mix.yaml")
+    assert [s.name for s in recipe.sources] == ["ultrachat", "json_answers", "tables"]
+    assert (recipe.mix.mode, recipe.mix.total) == ("resample", 8000)
+    code, _, err = harness_cli("data", "build", REPO / "recipes" / "lab1-mix.yaml", "--out", tmp_path / "out")
+    assert_one_line_error(code, err, "source ultrachat: hub dataset HuggingFaceH4/ultrachat_200k")
+    assert not (tmp_path / "out").exists()
