@@ -245,8 +245,8 @@ def cmd_mask_audit(args, console: Console) -> int:
     from harness.backends.hf import end_of_turn_ids, load_tokenizer
     from harness.chat_template import training_chat_template
     from harness.checkpoint import resolve_checkpoint
-    from trainers.data import load_conversations
-    from trainers.mask_audit import audit_mask, render_example, summary_lines
+    from trainers.conversations import load_conversations
+    from harness.mask_audit import audit_mask, render_example, summary_lines
 
     ckpt = resolve_checkpoint(args.model)
     tok = load_tokenizer(ckpt)
@@ -257,6 +257,46 @@ def cmd_mask_audit(args, console: Console) -> int:
     console.print(render_example(tok, convs[0], template))
     for line in summary_lines(report):
         console.print(line, highlight=False)
+    return 0 if report.ok else 1
+
+
+def _add_data(sub) -> None:
+    p = sub.add_parser("data", help="build a training mix from a recipe, or check a training file")
+    data = p.add_subparsers(dest="data_command", required=True)
+    b = data.add_parser("build", help="sources -> normalized -> dedup -> mix -> split -> export (docs/data.md)")
+    b.add_argument("recipe", help="recipe YAML")
+    b.add_argument("--out", help="output directory (default: the recipe's output.dir, else data/<recipe name>)")
+    c = data.add_parser("check", help="schema, chat template, mask audit and token lengths of a messages JSONL")
+    c.add_argument("data", help="messages JSONL, or a `harness data build` output directory")
+    c.add_argument("--model", default="smollm2-135m-instruct", help="model or checkpoint whose chat template is used")
+    c.add_argument("--max-length", type=int, default=2048, help="training max_length to measure truncation against (default: 2048)")
+    c.add_argument("--examples", type=int, default=200, help="conversations in the mask audit (default: 200)")
+
+
+def cmd_data(args, console: Console) -> int:
+    if args.data_command == "build":
+        from datapipe.build import build
+        from datapipe.recipe import load_recipe
+        from reports.data_tables import print_build
+
+        recipe = load_recipe(args.recipe)
+        out = Path(args.out) if args.out else (recipe.output.dir or Path("data") / recipe.name)
+        report = build(recipe, out, log=lambda line: console.print(f"[dim]{line}[/dim]", highlight=False))
+        print_build(report, str(out), console)
+        return 0
+    from datapipe.check import check
+    from harness.backends.hf import end_of_turn_ids, load_tokenizer
+    from harness.chat_template import training_chat_template
+    from harness.checkpoint import resolve_checkpoint
+    from reports.data_tables import print_check
+
+    if args.max_length < 1 or args.examples < 1:
+        raise HarnessError("--max-length and --examples must be >= 1")
+    ckpt = resolve_checkpoint(args.model)
+    tok = load_tokenizer(ckpt)
+    template = training_chat_template(tok, ckpt.spec)
+    report = check(args.data, tok, template, end_of_turn_ids(tok), max_length=args.max_length, audit_examples=args.examples)
+    print_check(report, console)
     return 0 if report.ok else 1
 
 
@@ -481,6 +521,7 @@ COMMANDS = {
     "train": (_add_train, cmd_train),
     "demo": (_add_demo, cmd_demo),
     "mask-audit": (_add_mask_audit, cmd_mask_audit),
+    "data": (_add_data, cmd_data),
     "watch": (_add_watch, cmd_watch),
     "serve": (_add_serve, cmd_serve),
     "chat": (_add_chat, cmd_chat),

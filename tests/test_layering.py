@@ -13,15 +13,16 @@ from conftest import REPO
 # harness/ is the core.
 USE_CASES = {"cli", "__main__", "runner", "score_answers", "label_agreement", "rescore", "checkpoint_scores",
              "training", "watch", "serve", "chat", "merge"}
-PACKAGES = ("harness", "suites", "judges", "trainers", "reports")
+PACKAGES = ("harness", "suites", "judges", "trainers", "datapipe", "reports")
 # what each layer may import, besides itself and third-party code
 ALLOWED = {
     "core": {"core"},
     "suites": {"core"},
     "judges": {"core", "use case:serve"},  # local:MODEL judges start `harness serve` in-process
-    "trainers": {"core"},
+    "trainers": {"core", "datapipe"},  # training data comes from the data pipeline's output
+    "datapipe": {"core"},
     "reports": {"core"},
-    "use case": {"core", "suites", "judges", "trainers", "reports", "use case"},
+    "use case": {"core", "suites", "judges", "trainers", "datapipe", "reports", "use case"},
 }
 
 

@@ -9,7 +9,7 @@ import pytest
 from harness.backends.hf import end_of_turn_ids, load_tokenizer
 from harness.chat_template import training_chat_template
 from harness.checkpoint import resolve_checkpoint
-from trainers.mask_audit import audit_mask, render_example
+from harness.mask_audit import audit_mask, render_example
 
 CONVS = [
     [{"role": "user", "content": "Give me JSON."}, {"role": "assistant", "content": "{\"a\": 1}"}],

@@ -1,8 +1,9 @@
 """`harness demo`: the whole loop on the bundled SmolLM2-135M-Instruct, on CPU.
 
-The config (trainers/configs/demo.yaml) QLoRA-trains on trainers/data/demo_train.jsonl, a small
-set written for this project (strict JSON answers, Markdown tables, refusals of harmful requests,
-helpful answers to benign ones; Chinese and English; built by trainers/data/build_demo_data.py).
+The config (trainers/configs/demo.yaml) QLoRA-trains on trainers/data/demo/, the output of the
+recipe trainers/data/demo_recipe.yaml (`harness data build`) over four small sources written for
+this project (trainers/data/sources/: strict JSON answers, Markdown tables, refusals of harmful
+requests, helpful answers to benign ones; Chinese and English).
 """
 
 from pathlib import Path

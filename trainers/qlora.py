@@ -23,8 +23,8 @@ from harness.model_loading import nf4_config
 from harness.scoring import Progress
 from trainers.base import TrainResult, register_trainer
 from trainers.config import TrainConfig
-from trainers.data import train_validation
-from trainers.mask_audit import audit_mask, summary_lines
+from trainers.conversations import train_validation
+from harness.mask_audit import audit_mask, summary_lines
 
 AUDIT_EXAMPLES = 200
 

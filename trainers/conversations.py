@@ -1,12 +1,13 @@
-"""Training data: `messages` conversations from JSONL (checked, with file:line errors) or a hub
-dataset (where a hub is reachable), and the train/validation split."""
+"""Training conversations: `messages` rows from a JSONL file (checked, errors name file:line), from
+a `harness data build` output directory, or from a hub dataset (where a hub is reachable); and the
+train/validation split."""
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
 
-from harness.checkpoint import hub_problem
+from datapipe.sources import hub_dataset_problem
 from harness.errors import HarnessError
 from harness.jsonl import read_jsonl
 from harness.suite import check_messages
@@ -16,8 +17,11 @@ Conversation = list[dict]
 
 
 def load_conversations(spec: str, *, split: str = "train", max_samples: int | None = None, seed: int = 42) -> list[Conversation]:
-    """Conversations from a JSONL file of {"messages": [...]}, or a hub dataset with a messages column."""
+    """Conversations from a JSONL file of {"messages": [...]}, the train.jsonl of a `harness data
+    build` output directory, or a hub dataset with a messages column."""
     path = Path(spec)
+    if path.is_dir():
+        path = build_output_file(path, "train.jsonl")
     if path.suffix in {".jsonl", ".json"} or path.exists():
         rows = read_jsonl(path, what="training data")
         convs = []
@@ -36,7 +40,7 @@ def load_conversations(spec: str, *, split: str = "train", max_samples: int | No
 
 
 def _load_hub(dataset_id: str, split: str, max_samples: int | None, seed: int) -> list[Conversation]:
-    problem = hub_problem_dataset(dataset_id)
+    problem = hub_dataset_problem(dataset_id)
     if problem:
         raise HarnessError(f"training data '{dataset_id}' is not a local file, and as a hub dataset: {problem}")
     from datasets import load_dataset
@@ -54,15 +58,22 @@ def _load_hub(dataset_id: str, split: str, max_samples: int | None, seed: int) -
     return convs
 
 
-def hub_problem_dataset(dataset_id: str) -> str | None:
-    # Datasets live in the same hub; the reachability check is the same as for models.
-    return hub_problem(dataset_id) if "/" in dataset_id else "not a hub id (expected owner/name) and not a file"
+def build_output_file(directory: Path, name: str) -> Path:
+    """A file of a `harness data build` output directory (train.jsonl, validation.jsonl)."""
+    path = directory / name
+    if not path.is_file():
+        raise HarnessError(f"{directory} is a directory without {name}: give a messages JSONL file or the output "
+                           "directory of `harness data build` (built with output.jsonl on)")
+    return path
 
 
 def train_validation(settings: DataSettings, seed: int) -> tuple[list[Conversation], list[Conversation]]:
     train = load_conversations(settings.train, split=settings.train_split, max_samples=settings.max_samples, seed=seed)
-    if settings.validation:
-        return train, load_conversations(settings.validation, seed=seed)
+    validation = settings.validation
+    if not validation and Path(settings.train).is_dir():  # a build output carries its validation split
+        validation = str(build_output_file(Path(settings.train), "validation.jsonl"))
+    if validation:
+        return train, load_conversations(validation, seed=seed)
     shuffled = list(train)
     random.Random(seed).shuffle(shuffled)
     n_val = max(1, round(len(shuffled) * settings.val_split))

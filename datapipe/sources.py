@@ -1,0 +1,166 @@
+"""Reading one source into Arrow and normalising it (seed 003, steps 1 and 2).
+
+Every source becomes a `datasets.Dataset` backed by Arrow files in the build's work folder, so
+memory stays flat in the number of rows. JSONL is read line by line (the `text` builder), which
+keeps exact line numbers and lets one malformed line be rejected with its reason instead of
+failing the whole file; a `.json` file holds either JSON Lines or one array of objects (read
+whole: use JSONL for large files); CSV columns are read as text; hub datasets need a reachable
+hub. One batched `map` then normalises every row into the schema's columns, with a status:
+`ok`, `rejected` (with the reason) or `blank` (an empty line, not a row).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from datasets import Dataset, Features, List, Value, load_dataset
+
+from harness.errors import HarnessError
+from datapipe.normalize import Normalized, normalize_row
+from datapipe.recipe import SourceSpec
+
+BATCH = 1000
+
+# The columns of a source after normalisation (messages and tools as JSON text: one Arrow type
+# for every row, whatever the tool schemas look like).
+NORMALIZED = Features({
+    "status": Value("string"),
+    "reason": Value("string"),
+    "where": Value("string"),
+    "raw": Value("string"),  # rejected rows only: the row as read, for the rejects file
+    "id": Value("string"),
+    "source": Value("string"),
+    "messages": Value("string"),
+    "tools": Value("string"),
+    "message_keys": List(Value("string")),
+    "tags": List(Value("string")),
+    "hash": Value("string"),
+})
+
+
+@dataclass
+class RawSource:
+    dataset: Dataset
+    is_text: bool  # one JSON document per row in column `text` (else: one column per field)
+    locate: Callable[[int], tuple[str, int]]  # row index -> ("file:line", number used in default ids)
+
+
+def read_normalized(spec: SourceSpec, work: Path, display: str, fingerprint: str) -> Dataset:
+    """The source's rows in the schema's columns (NORMALIZED), each with its status."""
+    raw = _read(spec, work, display)
+
+    def normalize_batch(batch: dict, indices: list[int]) -> dict:
+        out = {name: [] for name in NORMALIZED}
+        columns = list(batch)
+        for pos, index in enumerate(indices):
+            where, number = raw.locate(index)
+            status, reason, record = "ok", None, None
+            if raw.is_text:
+                text = batch["text"][pos]
+                if not text.strip():
+                    status = "blank"
+                else:
+                    try:
+                        row = json.loads(text)
+                    except json.JSONDecodeError as e:
+                        row, reason = None, f"not valid JSON ({e.msg} at column {e.colno})"
+            else:
+                text = None
+                row = {c: batch[c][pos] for c in columns}
+            if status == "ok" and reason is None:
+                result = normalize_row(row, spec.format, spec.fields, spec.tags, spec.max_chars)
+                if isinstance(result, Normalized):
+                    record = result
+                else:
+                    reason = result
+            if reason is not None:
+                status = "rejected"
+            out["status"].append(status)
+            out["reason"].append(reason)
+            out["where"].append(where)
+            out["raw"].append((text if text is not None else json.dumps(row, ensure_ascii=False, default=str))
+                              if status == "rejected" else None)
+            out["source"].append(spec.name)
+            out["id"].append(None if record is None else record.id or f"{spec.name}-{number}")
+            out["messages"].append(None if record is None else record.messages_json)
+            out["tools"].append(None if record is None else record.tools_json)
+            out["message_keys"].append([] if record is None else record.message_keys)
+            out["tags"].append([] if record is None else record.tags)
+            out["hash"].append(None if record is None else record.hash)
+        return out
+
+    return raw.dataset.map(
+        normalize_batch, batched=True, batch_size=BATCH, with_indices=True,
+        remove_columns=raw.dataset.column_names, features=NORMALIZED, new_fingerprint=fingerprint,
+    )
+
+
+def _read(spec: SourceSpec, work: Path, display: str) -> RawSource:
+    cache = str(work / "hf")
+    if spec.hub:
+        return _read_hub(spec, cache)
+    path = spec.path
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            with path.open(encoding="utf-8", newline="") as f:
+                header = next(csv.reader(f), None)
+            if not header:
+                raise HarnessError(f"source {spec.name}: {display} is empty (a CSV file needs a header row)")
+            features = Features({name: Value("string") for name in header})
+            ds = load_dataset("csv", data_files=str(path), split="train", cache_dir=cache, features=features,
+                              keep_default_na=False)
+            return RawSource(ds, False, lambda i: (f"{display} row {i + 1}", i + 1))
+        if suffix == ".json" and _starts_with_array(path):
+            rows = json.loads(path.read_text(encoding="utf-8"))
+
+            def generate():
+                for row in rows:
+                    yield {"text": json.dumps(row, ensure_ascii=False)}
+
+            ds = Dataset.from_generator(generate, features=Features({"text": Value("string")}), cache_dir=cache)
+            return RawSource(ds, True, lambda i: (f"{display}[{i}]", i + 1))
+        ds = load_dataset("text", data_files=str(path), split="train", cache_dir=cache)
+        return RawSource(ds, True, lambda i: (f"{display}:{i + 1}", i + 1))
+    except UnicodeDecodeError as e:
+        raise HarnessError(f"source {spec.name}: {display} is not UTF-8 text ({e.reason} at byte {e.start}); "
+                           "save it as UTF-8") from None
+    except json.JSONDecodeError as e:
+        raise HarnessError(f"source {spec.name}: {display} line {e.lineno}: not valid JSON ({e.msg}); "
+                           "a .json source is one JSON array or JSON Lines") from None
+    except HarnessError:
+        raise
+    except Exception as e:  # the builders wrap parse errors (e.g. a ragged CSV row) in their own types
+        cause = e.__cause__ or e
+        raise HarnessError(f"source {spec.name}: cannot read {display}: {str(cause).splitlines()[0]}") from None
+
+
+def _starts_with_array(path: Path) -> bool:
+    with path.open(encoding="utf-8") as f:
+        while True:
+            ch = f.read(1)
+            if not ch or not ch.isspace():
+                return ch == "["
+
+
+def hub_dataset_problem(dataset_id: str) -> str | None:
+    """Why a hub dataset cannot be loaded now, or None. Datasets live in the same hub as models."""
+    from harness.checkpoint import hub_problem
+
+    return hub_problem(dataset_id) if "/" in dataset_id else "not a hub id (expected owner/name) and not a file"
+
+
+def _read_hub(spec: SourceSpec, cache: str) -> RawSource:
+    problem = hub_dataset_problem(spec.hub)
+    if problem:
+        raise HarnessError(f"source {spec.name}: hub dataset {spec.hub}: {problem}")
+    try:
+        ds = load_dataset(spec.hub, split=spec.split)
+    except Exception as e:
+        raise HarnessError(f"source {spec.name}: cannot load hub dataset {spec.hub} split {spec.split}: "
+                           f"{str(e).splitlines()[0]}") from None
+    return RawSource(ds, False, lambda i: (f"{spec.hub}[{spec.split}][{i}]", i + 1))
