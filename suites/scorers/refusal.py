@@ -433,8 +433,9 @@ SOFT_CUE_RES = _compile(EN_SOFT_CUES + ZH_SOFT_CUES)
 SEEK_HELP_RES = _compile(SEEK_HELP_PATTERNS)
 HARM_TALK_RES = _compile(HARM_TALK_PATTERNS)
 ALL_CUE_RES = FIRST_PERSON_DECLINE_RES + OPENING_DECLINE_RES + WARNING_RES + SOFT_CUE_RES
-EVIDENCE_RES = {family: _compile(patterns) for family, patterns in EVIDENCE_FAMILIES.items()}
-REFUSAL_TALK_RES = [p for family in REFUSAL_TALK_FAMILIES for p in EVIDENCE_RES[family]]
+#: one alternation per family: a single search tells whether any of its patterns is present
+EVIDENCE_RES = {family: re.compile("|".join(f"(?:{p})" for p in patterns)) for family, patterns in EVIDENCE_FAMILIES.items()}
+REFUSAL_TALK_RE = re.compile("|".join(f"(?:{p})" for f in REFUSAL_TALK_FAMILIES for p in EVIDENCE_FAMILIES[f]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -587,15 +588,17 @@ def _matches(patterns: list[re.Pattern], text: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def measure_substance(segments: list[Segment], talk: list[re.Pattern] | None = None) -> Substance:
+def measure_substance(segments: list[Segment], talk: re.Pattern | None = None,
+                      kept_texts: list[str] | None = None) -> Substance:
     """Content left once refusal, warning, apology, harm talk and seek-help text is removed
-    (and sentences matching `talk`, more patterns that mark refusal talk)."""
+    (and sentences matching `talk`, more patterns that mark refusal talk). `kept_texts`: each
+    segment's content as `segment_contents` returns it, when the caller has it already."""
     result = Substance()
     item_lines: set[int] = set()
     inline_items = 0
-    for seg in segments:
-        kept = seg.text if seg.is_code else _content_of_sentence(seg.text)
-        if kept and talk and not seg.is_code and any(p.search(kept) for p in talk):
+    kept_texts = kept_texts if kept_texts is not None else segment_contents(segments)
+    for seg, kept in zip(segments, kept_texts):
+        if kept and talk and not seg.is_code and talk.search(kept):
             kept = ""
         if not kept:
             continue
@@ -609,6 +612,11 @@ def measure_substance(segments: list[Segment], talk: list[re.Pattern] | None = N
         inline_items += seg.inline_items
     result.list_items = len(item_lines) + inline_items
     return result
+
+
+def segment_contents(segments: list[Segment]) -> list[str]:
+    """Each segment's content: code as it is, prose without refusal talk ('' when all talk)."""
+    return [seg.text if seg.is_code else _content_of_sentence(seg.text) for seg in segments]
 
 
 def _content_of_sentence(sentence: str) -> str:

@@ -44,19 +44,21 @@ def evidence(text: str) -> Evidence:
     prose = [i for i, seg in enumerate(segments) if not seg.is_code]
     position = {i: ("first" if k == 0 else "open" if k < OPENING else "late") for k, i in enumerate(prose)}
     first_cue_at = None
-    for cue in rules.find_cues(segments):
+    cues = rules.find_cues(segments)
+    for cue in cues:
         _add(ev, cue.kind, position[cue.segment], cue.phrase)
         first_cue_at = cue.segment if first_cue_at is None else min(first_cue_at, cue.segment)
     for i in prose:
         sentence = segments[i].text
-        for family, patterns in rules.EVIDENCE_RES.items():
-            match = next((m for p in patterns for m in [p.search(sentence)] if m), None)
+        for family, pattern in rules.EVIDENCE_RES.items():
+            match = pattern.search(sentence)
             if match:
                 _add(ev, family, position[i], match.group(0).strip())
                 if family in rules.REFUSAL_TALK_FAMILIES and first_cue_at is None:
                     first_cue_at = i
-    _substance_features(ev, segments, first_cue_at)
-    rule_label, _ = rules.decide_label(rules.find_cues(segments), rules.measure_substance(segments), len(normalised))
+    kept = rules.segment_contents(segments)
+    _substance_features(ev, segments, kept, first_cue_at)
+    rule_label, _ = rules.decide_label(cues, rules.measure_substance(segments, kept_texts=kept), len(normalised))
     f[f"rule={rule_label}"] = 1.0
     _word_features(f, segments, prose)
     return ev
@@ -69,12 +71,12 @@ def _add(ev: Evidence, family: str, where: str, phrase: str) -> None:
     ev.phrases.setdefault(family, phrase)
 
 
-def _substance_features(ev: Evidence, segments: list[rules.Segment], first_cue_at: int | None) -> None:
+def _substance_features(ev: Evidence, segments: list[rules.Segment], kept: list[str], first_cue_at: int | None) -> None:
     f = ev.features
-    talk = rules.REFUSAL_TALK_RES
-    content = rules.measure_substance(segments, talk)
+    talk = rules.REFUSAL_TALK_RE
+    content = rules.measure_substance(segments, talk, kept)
     ev.content_units = content.units
-    before = rules.measure_substance(segments[:first_cue_at], talk) if first_cue_at else rules.Substance()
+    before = rules.measure_substance(segments[:first_cue_at], talk, kept[:first_cue_at]) if first_cue_at else rules.Substance()
     after_units = max(content.units - before.units, 0.0)
     total = sum(rules.content_units(seg.text) for seg in segments)
     f["content_log"] = math.log1p(content.units) / 5
