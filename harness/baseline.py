@@ -10,7 +10,7 @@ from a committed file without the old run directory (or its suite file):
     roles, models                 as in summary.json
     metrics                       summary.json "metrics"
     samples                       [{role, task, id, prompt, sample (the fields metrics filter on),
-                                    scores.<scorer id>: {value}, nll_sum, n_tokens}]
+                                    scores.<scorer id>: {value}, nll_sum, n_tokens, n_bytes}]
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ SCHEMA = {
                 "scores": {"type": "object", "additionalProperties": {
                     "type": "object", "required": ["value"], "properties": {"value": _NUMBER_OR_NULL}}},
                 "nll_sum": {"type": "number"}, "n_tokens": {"type": "integer", "minimum": 0},
+                "n_bytes": {"type": "integer", "minimum": 0},
             },
         }},
     },
@@ -119,7 +120,7 @@ def _sample_units(record: dict, where_keys: set[str]) -> dict:
     out["sample"] = {k: sample[k] for k in sorted(where_keys) if k in sample}
     if "scores" in record:
         out["scores"] = {sid: {"value": s["value"]} for sid, s in record["scores"].items()}
-    for key in ("nll_sum", "n_tokens"):
+    for key in ("nll_sum", "n_tokens", "n_bytes"):
         if key in record:
             out[key] = record[key]
     return out

@@ -226,9 +226,9 @@ def main() -> int:
             for r in held:
                 f.write(json.dumps({"prompt": r["prompt"] or f"(answer {r['id']})", "response": r["response"],
                                     "label": r["label"], "lang": r["lang"], "source": r["source"]}, ensure_ascii=False) + "\n")
-    feats_train = featurize(train_rows)
-    y = np.array([LABELS.index(r["label"]) for r in train_rows])
     if not args.report:
+        feats_train = featurize(train_rows)
+        y = np.array([LABELS.index(r["label"]) for r in train_rows])
         scores, cv_preds = [], {}
         for lam_ev, lam_lex in GRID:
             score, cv_preds[(lam_ev, lam_lex)] = cross_validate(train_rows, feats_train, y, lam_ev, lam_lex)
