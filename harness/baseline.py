@@ -75,6 +75,7 @@ SCHEMA = {
                     "type": "object", "required": ["value"],
                     "properties": {"value": _NUMBER_OR_NULL, "weight": _NUMBER_OR_NULL}}},
                 "nll_sum": {"type": "number"}, "n_tokens": {"type": "integer", "minimum": 0},
+                "n_bytes": {"type": "integer", "minimum": 0},
             },
         }},
     },
