@@ -146,6 +146,8 @@ def test_same_recipe_and_seed_give_byte_identical_files(tmp_path):
     build(load_recipe(recipe), second)
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
     assert Path("train/data-00000-of-00001.arrow") in files and Path("rejects.jsonl") in files
+    arrow_files = {"data-00000-of-00001.arrow", "dataset_info.json", "state.json"}
+    assert {p.name for p in (first / "sources" / "y").iterdir()} == arrow_files  # no stray cache files
     assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
     for f in files:
         assert (first / f).read_bytes() == (second / f).read_bytes(), f
