@@ -88,14 +88,14 @@ def build(recipe: Recipe, out: Path, log: Callable[[str], None] = lambda _line: 
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
-        report = _build(recipe, out, work, log)
+        report = _build(recipe, work, log)
         export.swap_in(work / "out", out, work / "old")
         return report
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _build(recipe: Recipe, out: Path, work: Path, log) -> BuildReport:
+def _build(recipe: Recipe, work: Path, log) -> BuildReport:
     staged = work / "out"
     staged.mkdir()
     weights = recipe.weights()
@@ -154,20 +154,19 @@ def _build(recipe: Recipe, out: Path, work: Path, log) -> BuildReport:
         mask = mixed.source == i
         drawn[mask] = offsets[i] + k[mixed.rank[mask]]
     train_pos, val_pos = split(seeded_keys(np.concatenate(hashes)[drawn], recipe.seed), recipe.split, recipe.seed)
-    everything = concatenate_datasets(pools)
-    splits = {}
+    splits = {"train": drawn[train_pos], "validation": drawn[val_pos]}
     for name, pos in (("train", train_pos), ("validation", val_pos)):
-        splits[name] = everything.select(drawn[pos], keep_in_memory=True, new_fingerprint=f"{fingerprint}-{name}-rows")
         for c, n in zip(counts, np.bincount(mixed.source[pos], minlength=len(pools))):
             setattr(c, name, int(n))
     report.train, report.validation = len(train_pos), len(val_pos)
 
     log("export")
     features = export.arrow_features(*export.optional_message_keys(pools)) if recipe.output.arrow else None
+    everything = concatenate_datasets(pools).data.table  # memory-mapped Arrow, pool after pool
     arrow = {}
-    for name, ds in splits.items():
+    for name, rows in splits.items():
         written = export.export_split(
-            ds, staged / f"{name}.jsonl" if recipe.output.jsonl else None,
+            everything, rows, staged / f"{name}.jsonl" if recipe.output.jsonl else None,
             (work / f"{name}.arrow", features, f"{fingerprint}-{name}") if recipe.output.arrow else None)
         if written is not None:
             arrow[name] = written
@@ -236,7 +235,7 @@ def _near_duplicates(recipe: Recipe, pools: list[Dataset], kept: list[np.ndarray
     def texts():
         for pool, k in zip(pools, kept):
             for start in range(0, len(k), 2000):
-                batch = pool.select(k[start:start + 2000]).select_columns(["messages"])
+                batch = pool.select_columns(["messages"])[k[start:start + 2000].tolist()]  # read, nothing written
                 yield [conversation_text(json.loads(m)) for m in batch["messages"]]
 
     clusters = near_duplicate_clusters(texts(), recipe.near_dup, recipe.seed)

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from json.encoder import encode_basestring as _string  # a str as JSON, like dumps(str) but faster
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 from datasets import Dataset, DatasetDict, Features, List, Value
 
 from harness.errors import HarnessError
@@ -67,19 +70,20 @@ def arrow_features(keys: list[str], tools: bool) -> Features:
     return Features(columns)
 
 
-def export_split(ds: Dataset, jsonl: Path | None, arrow: tuple[Path, Features, str] | None) -> Dataset | None:
-    """One pass over a split's rows (in their final order) writing its JSONL file and/or its Arrow
-    rows; returns the Arrow dataset (to `save_to_disk`) when asked for one.
+def export_split(rows: pa.Table, positions: np.ndarray, jsonl: Path | None,
+                 arrow: tuple[Path, Features, str] | None) -> Dataset | None:
+    """One pass over a split, `rows.take(positions)` batch by batch (pyarrow's take: only the
+    batch is ever in memory), writing its JSONL file and/or its Arrow rows; returns the Arrow
+    dataset (to `save_to_disk`) when asked for one.
 
     `arrow` is (work file, features, fingerprint). `messages` becomes Arrow structs through
     pyarrow's JSON reader at the final types (absent keys are null), so nothing is cast later.
     """
     import io
 
-    import pyarrow as pa
     import pyarrow.json as pa_json
 
-    columns = ["id", "messages", "source", "tags", "tools"]
+    rows = rows.select(["id", "messages", "source", "tags", "tools"])
     spelled: dict = {}  # sources and tag lists repeat: spell each once
     text = jsonl.open("w", encoding="utf-8", newline="\n") if jsonl else None
     writer = None
@@ -89,19 +93,21 @@ def export_split(ds: Dataset, jsonl: Path | None, arrow: tuple[Path, Features, s
         messages_schema = pa.schema([schema.field("messages")])
         writer = pa.ipc.new_stream(str(path), schema)
     try:
-        for batch in ds.select_columns(columns).with_format("arrow").iter(batch_size=BATCH):
-            batch = batch.combine_chunks()  # rows gathered in a random order come one chunk each
+        for start in range(0, len(positions), BATCH):
+            batch = rows.take(pa.array(positions[start:start + BATCH]))
             messages = batch.column("messages").to_pylist()
             if text:
-                tools = batch.column("tools").to_pylist()
-                for row_id, m, source, tags, t in zip(batch.column("id").to_pylist(), messages,
-                                                       batch.column("source").to_pylist(),
-                                                       batch.column("tags").to_pylist(), tools):
+                lines = []
+                for row_id, m, source, tags, tools in zip(batch.column("id").to_pylist(), messages,
+                                                          batch.column("source").to_pylist(),
+                                                          batch.column("tags").to_pylist(),
+                                                          batch.column("tools").to_pylist()):
                     meta = spelled.get((source, *tags))
                     if meta is None:
                         meta = spelled[(source, *tags)] = f'"source": {dumps(source)}, "tags": {dumps(tags)}'
-                    text.write(f'{{"id": {dumps(row_id)}, "messages": {m}, {meta}'
-                               + (f', "tools": {t}}}\n' if t else "}\n"))
+                    lines.append(f'{{"id": {_string(row_id)}, "messages": {m}, {meta}'
+                                 + (f', "tools": {tools}}}\n' if tools else "}\n"))
+                text.write("".join(lines))
             if writer:
                 lines = b"".join(b'{"messages": ' + m.encode("utf-8") + b"}\n" for m in messages)
                 parsed = pa_json.read_json(

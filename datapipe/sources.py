@@ -58,31 +58,17 @@ def read_normalized(spec: SourceSpec, work: Path, display: str, fingerprint: str
         columns = list(batch)
         for pos, index in enumerate(indices):
             where, number = raw.locate(index)
-            status, reason, record = "ok", None, None
-            if raw.is_text:
-                text = batch["text"][pos]
-                if not text.strip():
-                    status = "blank"
-                else:
-                    try:
-                        row = json.loads(text)
-                    except json.JSONDecodeError as e:
-                        row, reason = None, f"not valid JSON ({e.msg} at column {e.colno})"
-            else:
-                text = None
-                row = {c: batch[c][pos] for c in columns}
-            if status == "ok" and reason is None:
+            text = batch["text"][pos] if raw.is_text else None
+            row, reason = _parse_line(text) if raw.is_text else ({c: batch[c][pos] for c in columns}, None)
+            record = None
+            if row is not _BLANK and reason is None:
                 result = normalize_row(row, spec.format, spec.fields, spec.tags, spec.max_chars)
-                if isinstance(result, Normalized):
-                    record = result
-                else:
-                    reason = result
-            if reason is not None:
-                status = "rejected"
+                record, reason = (result, None) if isinstance(result, Normalized) else (None, result)
+            status = "blank" if row is _BLANK else "rejected" if reason else "ok"
             out["status"].append(status)
             out["reason"].append(reason)
             out["where"].append(where)
-            out["raw"].append((text if text is not None else json.dumps(row, ensure_ascii=False, default=str))
+            out["raw"].append((text if raw.is_text else json.dumps(row, ensure_ascii=False, default=str))
                               if status == "rejected" else None)
             out["source"].append(spec.name)
             out["id"].append(None if record is None else record.id or f"{spec.name}-{number}")
@@ -97,6 +83,19 @@ def read_normalized(spec: SourceSpec, work: Path, display: str, fingerprint: str
         normalize_batch, batched=True, batch_size=BATCH, with_indices=True,
         remove_columns=raw.dataset.column_names, features=NORMALIZED, new_fingerprint=fingerprint,
     )
+
+
+_BLANK = object()  # an empty line: not a row
+
+
+def _parse_line(text: str) -> tuple[object, str | None]:
+    """(the JSON value, None), (None, why it is not JSON), or (_BLANK, None)."""
+    if not text.strip():
+        return _BLANK, None
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as e:
+        return None, f"not valid JSON ({e.msg} at column {e.colno})"
 
 
 def _read(spec: SourceSpec, work: Path, display: str) -> RawSource:

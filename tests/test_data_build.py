@@ -146,6 +146,8 @@ def test_same_recipe_and_seed_give_byte_identical_files(tmp_path):
     build(load_recipe(recipe), second)
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
     assert Path("train/data-00000-of-00001.arrow") in files and Path("rejects.jsonl") in files
+    arrow_files = {"data-00000-of-00001.arrow", "dataset_info.json", "state.json"}
+    assert {p.name for p in (first / "sources" / "y").iterdir()} == arrow_files  # no stray cache files
     assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
     for f in files:
         assert (first / f).read_bytes() == (second / f).read_bytes(), f
@@ -284,15 +286,18 @@ def test_negative_weight_and_bad_mode(harness_cli, tmp_path):
     assert_one_line_error(code, err, "mix.mode must be interleave or resample")
 
 
-def test_missing_source_file_leaves_the_previous_build_intact(harness_cli, tmp_path):
+def test_a_failed_build_leaves_the_previous_output_intact(harness_cli, tmp_path):
     write_jsonl(tmp_path / "a.jsonl", [conv(f"q{i}", "a") for i in range(4)])
     recipe = write_recipe(tmp_path, [{"name": "a", "path": "a.jsonl"}], split={"valid_ratio": 0.25, "min_valid": 1})
     assert harness_cli("data", "build", recipe, "--out", tmp_path / "out")[0] == 0
-    before = (tmp_path / "out" / "train.jsonl").read_bytes()
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir() if p.is_file()}
+    write_jsonl(tmp_path / "a.jsonl", ["nope", conv("q", " ")])  # fails at the mix, after reading
+    code, _, err = harness_cli("data", "build", recipe, "--out", tmp_path / "out")
+    assert_one_line_error(code, err, "no rows to mix")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir() if p.is_file()} == before
     (tmp_path / "a.jsonl").unlink()
     code, _, err = harness_cli("data", "build", recipe, "--out", tmp_path / "out")
     assert_one_line_error(code, err, "recipe.yaml:", "source a: file not found", "a.jsonl")
-    assert (tmp_path / "out" / "train.jsonl").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no work folder left
 
 
@@ -304,14 +309,6 @@ def test_refuses_to_overwrite_a_directory_it_did_not_write(harness_cli, tmp_path
     code, _, err = harness_cli("data", "build", recipe, "--out", tmp_path / "mine")
     assert_one_line_error(code, err, "mine exists and is not a `harness data build` output")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
-
-
-def test_nothing_left_to_mix(harness_cli, tmp_path):
-    write_jsonl(tmp_path / "a.jsonl", ["nope", conv("q", " ")])
-    recipe = write_recipe(tmp_path, [{"name": "a", "path": "a.jsonl"}])
-    code, _, err = harness_cli("data", "build", recipe, "--out", tmp_path / "out")
-    assert_one_line_error(code, err, "no rows to mix")
-    assert not (tmp_path / "out").exists()
 
 
 # --- harness train reads a build output directory ------------------------------------------
