@@ -38,10 +38,10 @@ def _add_run(sub) -> None:
 
 def _add_load_flags(p) -> None:
     g = p.add_argument_group("model loading (transformers from_pretrained)")
-    g.add_argument("--dtype", help="auto (default: bf16 on a GPU that supports it, else fp32), bfloat16, float16, float32")
-    g.add_argument("--device-map", help="e.g. auto (spread over the GPUs and CPU), cpu, cuda:0; default: all on one device")
-    g.add_argument("--attn-implementation", help="e.g. sdpa, eager, flash_attention_2; default: the library's choice")
-    g.add_argument("--revision", help="branch, tag or commit of the hub repo --ckpt names (default: main); the commit is recorded")
+    g.add_argument("--dtype", metavar="NAME", help="auto (default: bf16 on a GPU that supports it, else fp32), bfloat16, float16, float32")
+    g.add_argument("--device-map", metavar="MAP", help="e.g. auto (spread over the GPUs and CPU), cpu, cuda:0; default: all on one device")
+    g.add_argument("--attn-implementation", metavar="NAME", help="e.g. sdpa, eager, flash_attention_2; default: the library's choice")
+    g.add_argument("--revision", metavar="REV", help="branch, tag or commit of the hub repo --ckpt names (default: main); the commit is recorded")
     g.add_argument("--load-in-4bit", action="store_true", help="load the weights in 4-bit NF4 (bitsandbytes), as QLoRA trains")
 
 
@@ -198,7 +198,8 @@ def cmd_score(args, console: Console) -> int:
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="QLoRA training; every saved checkpoint is rescored")
     p.add_argument("--config", help="training config YAML (see trainers/configs/)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. lora.r=8")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. lora.r=8, or set any TRL SFTConfig field, e.g. max_grad_norm=0.3")
     p.add_argument("--rescore", metavar="SUITE", help="suite to rescore checkpoints with ('none' to skip); default: the config's")
     p.add_argument("--resume-from-checkpoint", nargs="?", const=True, metavar="CHECKPOINT_DIR",
                    help="resume training (weights, optimizer, scheduler, data order) from a checkpoint; "

@@ -61,7 +61,8 @@ def merge_adapter(ckpt_spec: str, out: str, *, base: str | None = None, dtype: s
     if console:
         console.print(f"Merging {ckpt.adapter} into {ckpt.model} ({dtype}, unquantized)")
     try:
-        model = AutoModelForCausalLM.from_pretrained(ckpt.model, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(ckpt.model, revision=ckpt.model_revision, dtype=torch_dtype,
+                                                     trust_remote_code=trust_remote_code)
         model = PeftModel.from_pretrained(model, ckpt.adapter)
     except (OSError, ValueError, RuntimeError) as e:
         raise HarnessError(f"cannot load {ckpt.model} with adapter {ckpt.adapter}: {str(e).strip().splitlines()[0]}") from None
@@ -75,6 +76,7 @@ def merge_adapter(ckpt_spec: str, out: str, *, base: str | None = None, dtype: s
     (out_dir / "merged_from.json").write_text(json.dumps({
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "base": ckpt.model, "adapter": ckpt.adapter,
         "base_hash": weights_hash(ckpt.model), "adapter_hash": weights_hash(ckpt.adapter), "dtype": dtype,
+        "base_revision": ckpt.model_revision, "adapter_revision": ckpt.adapter_revision,
         "method": "peft merge_and_unload into the unquantized base",
     }, indent=2) + "\n", encoding="utf-8")
     return out_dir

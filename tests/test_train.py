@@ -84,8 +84,10 @@ def test_4bit_weights_stay_in_the_trainable_layout_after_evaluation(tiny_model, 
         def on_start(self, model, tokenizer): ...
         def on_checkpoint(self, step, path, model, tokenizer): ...
 
-    config = load_train_config(write_config(tmp_path, tiny_model), ["rescore.suite=null"])
+    config = load_train_config(write_config(tmp_path, tiny_model), ["rescore.suite=null",
+                                                                    "model_init_kwargs.attn_implementation=eager"])
     result = QLoRATrainer().train(config, Hooks(), Console(quiet=True))
+    assert result.model.config._attn_implementation == "eager"  # model_init_kwargs reach from_pretrained (default: sdpa)
     layers = [m for m in result.model.modules() if isinstance(m, Linear4bit)]
     assert layers and not any(getattr(m.weight.quant_state, "packing_format_for_cpu", False) for m in layers)
     result.model.eval()

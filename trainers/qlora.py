@@ -92,7 +92,7 @@ class QLoRATrainer:
             f"LoRA r={lora.r} alpha={lora.lora_alpha}: {trainable / 1e6:.2f}M trainable of {total / 1e6:.1f}M "
             f"({trainable / total:.2%}); effective batch {config.effective_batch} "
             f"({config.per_device_batch_size} x {config.gradient_accumulation_steps}); lr {config.learning_rate:g} "
-            f"{config.lr_scheduler}; optimizer {args.optim}"
+            f"{config.lr_scheduler}; optimizer {getattr(args.optim, 'value', args.optim)}"
         )
         hooks.on_start(trainer.model, tokenizer)
         from transformers.trainer_callback import PrinterCallback
