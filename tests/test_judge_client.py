@@ -1,14 +1,17 @@
 """The judge client against real HTTP servers on 127.0.0.1 with the real openai client:
-retries with backoff on 500/429/timeouts, no retry on 4xx, give-up on a dead endpoint,
-bounded concurrency, and the disk cache (a rerun sends no request)."""
+retries with backoff on 500/429/timeouts (capped, honouring Retry-After), no retry on 4xx,
+give-up after consecutive failures and on a dead endpoint, bounded concurrency, the disk cache
+(a rerun sends no request), and an embedded `local:` judge never sees the user's API key.
+
+Waits between retries are recorded through the client's `sleep` hook instead of slept, so no
+test here depends on the clock."""
 
 from __future__ import annotations
 
-import time
-
+import pytest
 from judge_servers import ScriptedJudge, closed_port, running
 
-from harness.openai_client import ChatClient, ChatRequest, EndpointSettings
+from harness.openai_client import MAX_BACKOFF_S, ChatClient, ChatRequest, EndpointSettings
 from judges.cache import JudgeCache
 from judges.client import Judge
 from judges.local import JudgeTarget
@@ -21,6 +24,13 @@ PAIR_PROMPT = [{"role": "user", "content": "[The Start of Answer A]\nlong answer
 def _client(url, **kw) -> ChatClient:
     settings = dict(base_url=url, retries=3, backoff_s=0.01, timeout_s=5.0) | kw
     return ChatClient(EndpointSettings(**settings), "scripted-judge")
+
+
+class Waits(list):
+    """The client's `sleep`: records each wait instead of sleeping."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
 
 
 def test_retries_500_and_429_then_succeeds():
@@ -42,14 +52,10 @@ def test_gives_up_after_the_retries_with_the_last_error():
 
 
 def test_backoff_doubles():
-    waits = []
-
-    async def record(seconds):
-        waits.append(seconds)
-
+    waits = Waits()
     judge = ScriptedJudge(fail_first=[500, 500, 500])
     with running(judge) as url:
-        client = ChatClient(EndpointSettings(base_url=url, retries=3, backoff_s=0.5), "m", sleep=record)
+        client = ChatClient(EndpointSettings(base_url=url, retries=3, backoff_s=0.5), "m", sleep=waits)
         (reply,) = client.complete_all([ChatRequest(PAIR_PROMPT)])
     assert reply.ok and waits == [0.5, 1.0, 2.0]
 
@@ -69,24 +75,115 @@ def test_a_timeout_is_retried():
     assert reply.ok and reply.attempts == 2 and judge.requests == 2
 
 
+def test_backoff_is_capped():
+    waits = Waits()
+    judge = ScriptedJudge(fail_first=[500, 500, 500])
+    with running(judge) as url:
+        client = ChatClient(EndpointSettings(base_url=url, retries=3, backoff_s=10.0), "m", sleep=waits)
+        (reply,) = client.complete_all([ChatRequest(PAIR_PROMPT)])
+    assert reply.ok and MAX_BACKOFF_S == 30.0
+    assert waits == [10.0, 20.0, 30.0]  # not 40: the third wait hits the cap
+
+
+@pytest.mark.parametrize("retry_after, expected", [("7", 7.0), ("100", 30.0), ("soon", 0.5)])
+def test_a_429_waits_its_retry_after_up_to_the_cap(retry_after, expected):
+    """Retry-After is a floor for the wait (a plain backoff would retry after 0.5 s), capped at
+    30 s; a value that is not a number falls back to the backoff."""
+    waits = Waits()
+    judge = ScriptedJudge(fail_first=[429], retry_after=retry_after)
+    with running(judge) as url:
+        client = ChatClient(EndpointSettings(base_url=url, retries=2, backoff_s=0.5), "m", sleep=waits)
+        (reply,) = client.complete_all([ChatRequest(PAIR_PROMPT)])
+    assert reply.ok and reply.attempts == 2
+    assert waits == [expected]
+
+
+@pytest.mark.parametrize("status", [401, 404])
+def test_a_bad_key_or_an_unknown_model_is_not_retried(status):
+    waits = Waits()
+    judge = ScriptedJudge(fail_first=[status])
+    with running(judge) as url:
+        client = ChatClient(EndpointSettings(base_url=url, retries=3, backoff_s=0.01), "m", sleep=waits)
+        (reply,) = client.complete_all([ChatRequest(PAIR_PROMPT)])
+    assert not reply.ok and reply.error.startswith(f"HTTP {status}") and "scripted failure" in reply.error
+    assert judge.requests == 1 and client.http_attempts == 1 and waits == []
+
+
+def test_gives_up_after_consecutive_failed_requests():
+    """After `give_up_after` requests in a row failed (each after its retries), the rest fail at
+    once without being sent."""
+    judge = ScriptedJudge(fail_first=[500] * 100)
+    with running(judge) as url:
+        client = ChatClient(EndpointSettings(base_url=url, retries=1, backoff_s=0.0, concurrency=1, give_up_after=2),
+                            "m", sleep=Waits())
+        replies = client.complete_all([ChatRequest(PAIR_PROMPT)] * 6)
+    assert [r.error.startswith("HTTP 500") for r in replies] == [True, True, False, False, False, False]
+    assert all(r.error == "gave up: the endpoint failed 2 requests in a row" for r in replies[2:])
+    assert judge.requests == 2 * 2 and client.http_attempts == 4 and client.gave_up
+
+
+def test_only_failures_in_a_row_give_up():
+    judge = ScriptedJudge(fail_first=[500, 200, 500, 200, 500])  # 200: answered
+    with running(judge) as url:
+        client = ChatClient(EndpointSettings(base_url=url, retries=0, concurrency=1, give_up_after=2), "m", sleep=Waits())
+        replies = client.complete_all([ChatRequest(PAIR_PROMPT)] * 5)
+    assert [r.ok for r in replies] == [False, True, False, True, False]
+    assert judge.requests == 5 and not client.gave_up
+
+
 def test_a_dead_endpoint_fails_fast_and_gives_up():
+    """Nothing listens: the first requests fail with a connection error (after their retries),
+    then the client gives up; only those first few were ever sent."""
+    waits = Waits()
     url = f"http://127.0.0.1:{closed_port()}/v1"
-    client = _client(url, retries=1, concurrency=2, give_up_after=3)
-    t0 = time.perf_counter()
+    client = ChatClient(EndpointSettings(base_url=url, retries=1, backoff_s=0.5, concurrency=2, give_up_after=3), "m",
+                        sleep=waits)
     replies = client.complete_all([ChatRequest(PAIR_PROMPT)] * 20)
-    assert time.perf_counter() - t0 < 10
     assert all(not r.ok for r in replies)
-    assert "connection error" in replies[0].error
+    assert "connection error" in replies[0].error and "(after 2 attempts)" in replies[0].error
     assert sum("gave up: the endpoint failed 3 requests in a row" in r.error for r in replies) >= 15
-    assert client.http_attempts <= 2 * 5  # only the first few were ever sent
+    # at most the 3 failures plus the (concurrency - 1) already under way, each with its retry
+    assert client.http_attempts <= 2 * (3 + 1)
+    assert waits == [0.5] * client.retries and client.retries <= 3 + 1
 
 
 def test_concurrency_is_bounded_and_used():
-    judge = ScriptedJudge(stall_first_s=0.4, stall_count=8)
+    """The server holds each request until 4 are in flight at once (a barrier), then 0.3 s more:
+    a client sending one at a time never gets past the barrier, one sending all 8 at once shows
+    more than 4 in flight."""
+    judge = ScriptedJudge(hold_until_in_flight=4, then_hold_s=0.3)
     with running(judge) as url:
         replies = _client(url, concurrency=4).complete_all([ChatRequest(PAIR_PROMPT)] * 8)
     assert all(r.ok for r in replies) and judge.requests == 8
-    assert judge.max_in_flight == 4  # 4 at a time: not one by one, not all 8 at once
+    assert judge.max_in_flight == 4
+
+
+def test_a_local_judge_never_receives_the_users_key(tiny_model, monkeypatch):
+    """`--judge local:MODEL` starts harness serve in this process; requests to it carry the
+    placeholder key, never the one in OPENAI_API_KEY (meant for a remote judge)."""
+    import harness.serve
+    from judges.local import judge_target
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-user-secret-for-a-remote-judge")
+    seen: list[str] = []
+    real_build_app = harness.serve.build_app
+
+    def recording_build_app(*args, **kwargs):
+        app = real_build_app(*args, **kwargs)
+
+        @app.middleware("http")
+        async def record(request, call_next):
+            seen.append(request.headers.get("authorization", ""))
+            return await call_next(request)
+
+        return app
+
+    monkeypatch.setattr(harness.serve, "build_app", recording_build_app)
+    opts = JudgeOptions(url=f"local:{tiny_model}", max_tokens=2, backoff_s=0.0).check()
+    with judge_target(opts) as target:
+        (reply,) = Judge(opts, target).ask_all([PAIR_PROMPT])
+    assert reply.error is None and reply.text is not None
+    assert seen == ["Bearer EMPTY"]
 
 
 def test_cache_makes_a_rerun_free_and_keys_on_the_prompt(tmp_path):

@@ -57,13 +57,10 @@ def test_delta_is_paired_on_shared_samples_only():
     assert delta["n"] == 1 and delta["value"] == 1.0
 
 
-def test_ten_thousand_samples_by_a_thousand_resamples_is_fast_and_right():
-    import time
-
+def test_ten_thousand_samples_by_a_thousand_resamples_is_right():
+    """(Its speed is measured by bench/bootstrap.py against a plain loop, not asserted here.)"""
     values = (np.random.default_rng(3).random(10_000) < 0.3).astype(float)
-    start = time.perf_counter()
     lo, hi = bootstrap_ci(values, n_resamples=1000)
-    assert time.perf_counter() - start < 3.0  # ~0.1 s on 2 cores; generous for a busy machine
     p = values.mean()
     half_width = 1.96 * math.sqrt(p * (1 - p) / len(values))  # the normal approximation
     assert abs((hi - lo) / 2 - half_width) < 0.1 * half_width
