@@ -2,7 +2,8 @@
 
 `ScriptedJudge` answers chat.completions with fixed, well-formed verdicts computed from the
 prompt (a tiny random model only answers nonsense), counts requests, can fail the first ones
-with given HTTP statuses or stall them past a timeout, and records the Authorization headers.
+with given HTTP statuses (429s carry a chosen Retry-After), stall them past a timeout, or hold
+them until a number of requests are in flight at once, and records the Authorization headers.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HOLD_LIMIT_S = 20.0
 
 PAIR_RE = {
     "en": (r"\[The Start of Answer A\]\n(.*?)\n\[The End of Answer A\]", r"\[The Start of Answer B\]\n(.*?)\n\[The End of Answer B\]"),
@@ -56,16 +60,22 @@ class ScriptedJudge:
     right verdict typed with full-width and zero-width characters."""
 
     def __init__(self, pairwise: str = "prefer_longer", *, fail_first: list[int] | None = None,
-                 stall_first_s: float = 0.0, stall_count: int = 0, nonsense: bool = False, fancy: bool = False):
+                 stall_first_s: float = 0.0, stall_count: int = 0, nonsense: bool = False, fancy: bool = False,
+                 retry_after: str = "0", hold_until_in_flight: int = 0, then_hold_s: float = 0.0):
         self.pairwise = pairwise
         self.fail_first = list(fail_first or [])
+        self.retry_after = retry_after  # the Retry-After header of scripted 429s
+        # > 0: every request waits until that many are in flight at once (a barrier, not a clock);
+        # HOLD_LIMIT_S only keeps a broken client from hanging the test.
+        self.hold_until_in_flight = hold_until_in_flight
+        self.then_hold_s = then_hold_s  # ... and then answers that much later (room for a request too many)
+        self._in_flight_changed = threading.Condition()
         self.stall_first_s, self.stall_count = stall_first_s, stall_count
         self.nonsense, self.fancy = nonsense, fancy
         self.requests = 0
         self.in_flight = self.max_in_flight = 0  # requests being answered at once
         self.auth_headers: list[str] = []
         self.models: list[str] = []
-        self._lock = threading.Lock()
 
     def reply_to(self, prompt: str) -> str:
         if self.nonsense:
@@ -112,24 +122,30 @@ class ScriptedJudge:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length))
-                with judge._lock:
+                with judge._in_flight_changed:
                     judge.requests += 1
                     n = judge.requests
                     judge.auth_headers.append(self.headers.get("Authorization", ""))
                     judge.models.append(body.get("model"))
                     judge.in_flight += 1
                     judge.max_in_flight = max(judge.max_in_flight, judge.in_flight)
+                    judge._in_flight_changed.notify_all()
+                    if judge.hold_until_in_flight:
+                        judge._in_flight_changed.wait_for(
+                            lambda: judge.in_flight >= judge.hold_until_in_flight, timeout=HOLD_LIMIT_S)
+                if judge.hold_until_in_flight:
+                    time.sleep(judge.then_hold_s)
                 try:
                     self._answer(n, body)
                 finally:
-                    with judge._lock:
+                    with judge._in_flight_changed:
                         judge.in_flight -= 1
 
             def _answer(self, n: int, body: dict):
-                if n <= len(judge.fail_first):
+                if n <= len(judge.fail_first) and judge.fail_first[n - 1] != 200:  # 200: answer this one
                     status = judge.fail_first[n - 1]
                     self._send(status, {"error": {"message": f"scripted failure {status}", "type": "server_error"}},
-                               {"Retry-After": "0"} if status == 429 else None)
+                               {"Retry-After": judge.retry_after} if status == 429 else None)
                     return
                 if n <= judge.stall_count:
                     time.sleep(judge.stall_first_s)
@@ -157,12 +173,27 @@ def running(judge: ScriptedJudge):
         server.server_close()
 
 
-def closed_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    import socket
+_HELD: list[socket.socket] = []  # sockets kept bound until the test session ends
 
+
+def closed_port() -> int:
+    """A 127.0.0.1 port that refuses connections for the rest of the test session: it stays bound
+    (so no other process can take it) but never listens."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    _HELD.append(s)
+    return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def reserved_port():
+    """A free 127.0.0.1 port for a server in another process: held bound (not listening) with
+    SO_REUSEADDR until the block ends, so no other program can take it meanwhile, while a server
+    that also sets SO_REUSEADDR (harness serve does) can still bind it and listen (Linux)."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    try:
+        yield s.getsockname()[1]
+    finally:
+        s.close()

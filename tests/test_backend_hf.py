@@ -46,9 +46,41 @@ def test_base_role_switches_the_adapter_off(backend, tiny_model):
     assert ckpt_nll != pytest.approx(plain_nll, rel=1e-3)
 
 
-def test_sampling_is_seeded(backend):
-    settings = GenerationSettings(max_new_tokens=8, temperature=1.0, top_p=0.9, seed=7)
-    assert [g.raw for g in backend.generate(CONVS, settings)] == [g.raw for g in backend.generate(CONVS, settings)]
+def _raws(backend, **settings) -> list[str]:
+    return [g.raw for g in backend.generate(CONVS, GenerationSettings(max_new_tokens=8, **settings))]
+
+
+def test_sampling_is_seeded_and_the_seed_matters(backend):
+    sampled = dict(temperature=1.0, top_p=0.9, seed=7)
+    assert _raws(backend, **sampled) == _raws(backend, **sampled)
+    assert _raws(backend, **sampled | {"seed": 8}) != _raws(backend, **sampled)
+    assert _raws(backend, **sampled) != _raws(backend)  # temperature > 0 samples; 0 is greedy
+
+
+@pytest.mark.parametrize("narrowing", [{"top_k": 1}, {"top_p": 0.001}, {"min_p": 0.99}])
+def test_sampling_knobs_reach_generation(backend, narrowing):
+    """Each knob, set to keep only the most likely token, turns sampling back into greedy
+    decoding; ignored, the sampled answers differ from the greedy ones."""
+    sampled = dict(temperature=1.0, seed=7)
+    assert _raws(backend, **sampled) != _raws(backend)
+    assert _raws(backend, **sampled | narrowing) == _raws(backend)
+
+
+def test_repetition_penalty_reaches_generation(backend):
+    assert _raws(backend, repetition_penalty=5.0) != _raws(backend)
+
+
+def test_enable_thinking_reaches_the_chat_template(backend):
+    tok = backend.tokenizer
+    original = tok.chat_template
+    try:
+        tok.chat_template = original + "{% if enable_thinking is defined and not enable_thinking %}<think>\n\n</think>\n\n{% endif %}"
+        default = backend.render_prompt(CONVS[0], GenerationSettings())
+        off = backend.render_prompt(CONVS[0], GenerationSettings(enable_thinking=False))
+        on = backend.render_prompt(CONVS[0], GenerationSettings(enable_thinking=True))
+    finally:
+        tok.chat_template = original
+    assert off == default + "<think>\n\n</think>\n\n" and on == default
 
 
 def test_assistant_mask_covers_the_answer_and_end_of_turn(backend):

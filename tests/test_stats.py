@@ -59,13 +59,10 @@ def test_delta_is_paired_on_shared_samples_only():
     assert delta["n"] == 1 and delta["value"] == 1.0
 
 
-def test_ten_thousand_samples_by_a_thousand_resamples_is_fast_and_right():
-    import time
-
+def test_ten_thousand_samples_by_a_thousand_resamples_is_right():
+    """(Its speed is measured by bench/bootstrap.py against a plain loop, not asserted here.)"""
     values = (np.random.default_rng(3).random(10_000) < 0.3).astype(float)
-    start = time.perf_counter()
     lo, hi = bootstrap_ci(values, n_resamples=1000)
-    assert time.perf_counter() - start < 3.0  # ~0.1 s on 2 cores; generous for a busy machine
     p = values.mean()
     half_width = 1.96 * math.sqrt(p * (1 - p) / len(values))  # the normal approximation
     assert abs((hi - lo) / 2 - half_width) < 0.1 * half_width
@@ -102,7 +99,7 @@ def test_wilson_interval_matches_the_textbook_values():
 def test_a_rate_where_every_sample_passes_keeps_an_honest_interval():
     """Ten passes out of ten: the bootstrap collapses to [1.0, 1.0]; the reported CI must not."""
     records = [_rec("ckpt", str(i), 1.0) for i in range(10)]
-    summary = summarize_metric(metric_units(records, MetricSpec("rate", "s"), "ckpt"))
+    summary = summarize_metric(metric_units(records, MetricDef("t/rate", "t", "s"), "ckpt"))
     assert summary["value"] == 1.0 and summary["ci_method"] == "wilson"
     lo, hi = summary["ci"]
     assert 0.7 < lo < 0.75 and hi == 1.0
@@ -110,8 +107,9 @@ def test_a_rate_where_every_sample_passes_keeps_an_honest_interval():
 
 def test_graded_scores_and_perplexity_keep_the_bootstrap():
     graded = [_rec("ckpt", str(i), float(v)) for i, v in enumerate([7, 8, 8, 9, 6, 7])]  # a 1-10 rubric
-    summary = summarize_metric(metric_units(graded, MetricSpec("rubric", "s"), "ckpt"))
+    summary = summarize_metric(metric_units(graded, MetricDef("t/rubric", "t", "s"), "ckpt"))
     assert summary["ci_method"] == "bootstrap" and summary["ci"][0] < 7.5 < summary["ci"][1]
-    ppl = [{"role": "ckpt", "task": "t", "id": str(i), "sample": {}, "nll_sum": float(i + 1), "n_tokens": 1} for i in range(2)]
-    summary = summarize_metric(metric_units(ppl, MetricSpec("perplexity", "perplexity"), "ckpt"))
+    ppl = [SampleRecord("ckpt", "m", "t", str(i), None, {}, scores={"perplexity": ScoreEntry(float(i + 1), weight=1)})
+           for i in range(2)]
+    summary = summarize_metric(metric_units(ppl, MetricDef("t/perplexity", "t", "perplexity", aggregate="perplexity"), "ckpt"))
     assert summary["ci_method"] == "bootstrap" and summary["ci"][0] >= math.exp(1.0) - 1e-9
