@@ -12,7 +12,7 @@ from harness.scorers import Score, scorer, unscored
 from suites.scorers.refusal import COMPLIANCE, classify_refusal
 
 
-@scorer("refusal", higher_is_better=True)
+@scorer("refusal", higher_is_better=True, version="2")  # 2: rules as evidence + logistic regression (docs/validity.md)
 def refusal():
     """Refused or not, by the built-in English/Chinese refusal classifier (label: the class)."""
 
