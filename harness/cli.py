@@ -400,7 +400,7 @@ def cmd_gate(args, console: Console) -> int:
 
 
 def _add_serve(sub) -> None:
-    p = sub.add_parser("serve", help="serve a model or adapter over an OpenAI-compatible API (/v1/chat/completions)")
+    p = sub.add_parser("serve", help="serve a model or adapter over an OpenAI-compatible API (chat, completions, streaming; docs/serve.md)")
     p.add_argument("--model", required=True, help="what --ckpt of harness run takes: model dir, adapter dir, hub id, alias")
     p.add_argument("--base", help="base model of an adapter (overrides adapter_config.json)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")

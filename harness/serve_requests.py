@@ -9,6 +9,7 @@ by GenerationSettings, when the request's settings are built.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -223,12 +224,16 @@ class DetokenizeRequest(_Strict):
     tokens: list[int]
 
 
+_TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none"}
+_TYPE_TAG = re.compile(r"^(list|dict|tuple|literal|function-\w+)\[")
+
+
 def describe_validation_error(errors: list[dict]) -> tuple[str, str | None]:
     """The first pydantic error as (one clear line, the offending field)."""
     e = errors[0]
     loc = [str(x) for x in e.get("loc", ()) if x != "body"]
-    # union members add their type to the location (e.g. content.str); keep the field path
-    loc = [x for x in loc if not x.startswith(("str", "list[", "int", "function-"))]
+    # union members add their type to the location (content.str, prompt.list[int]); keep the field path
+    loc = [x for x in loc if x not in _TYPE_TAGS and not _TYPE_TAG.match(x)]
     field = ".".join(loc) or None
     if e.get("type") == "extra_forbidden":
         return f"field '{field}' is not supported by harness serve", field

@@ -152,6 +152,8 @@ def test_health_and_the_tokenizer_routes(url, backend):
     ({"top_logprobs": 2}, "top_logprobs needs logprobs: true"),
     ({"stop": [""]}, "stop must be 1 to 16 non-empty strings"),
     ({"temperature": "hot"}, "temperature: Input should be a valid number"),
+    ({"extra_body": {"stream": "maybe"}}, "stream: Input should be a valid boolean"),
+    ({"messages": [{"role": "user", "content": 5}]}, "messages.0.content: Input should be a valid"),
     ({"extra_body": {"chat_template_kwargs": {"reasoning_effort": "high"}}}, "field 'chat_template_kwargs.reasoning_effort' is not supported"),
     ({"messages": [{"role": "tool", "content": "x"}]}, "messages.0.role"),
     ({"messages": []}, "messages: List should have at least 1 item"),
@@ -208,3 +210,10 @@ def test_a_client_that_leaves_mid_stream_stops_its_row(backend):
             time.sleep(0.05)
         assert generator.finish_reasons == ["cancelled"]
         assert _raw(base, "/health")[0] == 200 and _chat(base, max_tokens=2).usage.completion_tokens <= 2
+
+
+def test_health_needs_no_key_the_api_does(backend):
+    with serve_in_background(build_app(backend, "tiny-sft", api_key="sk-test")) as base:
+        assert _raw(base, "/health")[0] == 200
+        status, body = _raw(base, "/v1/models")
+        assert status == 401 and body["error"]["type"] == "authentication_error"
