@@ -1,9 +1,9 @@
 """Reading one source into Arrow and normalising it (seed 003, steps 1 and 2).
 
 Every source becomes a `datasets.Dataset` backed by Arrow files in the build's work folder, so
-memory stays flat in the number of rows. JSONL is read line by line (the `text` builder), which
-keeps exact line numbers and lets one malformed line be rejected with its reason instead of
-failing the whole file; a `.json` file holds either JSON Lines or one array of objects (read
+memory stays flat in the number of rows. JSONL is read line by line into a text column, which
+keeps exact line numbers and lets one malformed line (not JSON, not UTF-8) be rejected with its
+reason instead of failing the whole file; a `.json` file holds either JSON Lines or one array of objects (read
 whole: use JSONL for large files); CSV columns are read as text; hub datasets need a reachable
 hub. One batched `map` then normalises every row into the schema's columns, with a status:
 `ok`, `rejected` (with the reason) or `blank` (an empty line, not a row).
@@ -45,7 +45,7 @@ NORMALIZED = Features({
 @dataclass
 class RawSource:
     dataset: Dataset
-    is_text: bool  # one JSON document per row in column `text` (else: one column per field)
+    is_text: bool  # one JSON document per row in column `text` (TEXT_ROWS; else one column per field)
     locate: Callable[[int], tuple[str, int]]  # row index -> ("file:line", number used in default ids)
 
 
@@ -59,7 +59,10 @@ def read_normalized(spec: SourceSpec, work: Path, display: str, fingerprint: str
         for pos, index in enumerate(indices):
             where, number = raw.locate(index)
             text = batch["text"][pos] if raw.is_text else None
-            row, reason = _parse_line(text) if raw.is_text else ({c: batch[c][pos] for c in columns}, None)
+            if raw.is_text:
+                row, reason = (None, batch["undecodable"][pos]) if batch["undecodable"][pos] else _parse_line(text)
+            else:
+                row, reason = {c: batch[c][pos] for c in columns}, None
             record = None
             if row is not _BLANK and reason is None:
                 result = normalize_row(row, spec.format, spec.fields, spec.tags, spec.max_chars)
@@ -114,28 +117,42 @@ def _read(spec: SourceSpec, work: Path, display: str) -> RawSource:
             ds = load_dataset("csv", data_files=str(path), split="train", cache_dir=cache, features=features,
                               keep_default_na=False)
             return RawSource(ds, False, lambda i: (f"{display} row {i + 1}", i + 1))
-        if suffix == ".json" and _starts_with_array(path):
-            rows = json.loads(path.read_text(encoding="utf-8"))
-
-            def generate():
-                for row in rows:
-                    yield {"text": json.dumps(row, ensure_ascii=False)}
-
-            ds = Dataset.from_generator(generate, features=Features({"text": Value("string")}), cache_dir=cache)
+        generator = _json_array_items if suffix == ".json" and _starts_with_array(path) else _jsonl_lines
+        ds = Dataset.from_generator(generator, gen_kwargs={"path": str(path)}, features=TEXT_ROWS, cache_dir=cache)
+        if generator is _json_array_items:
             return RawSource(ds, True, lambda i: (f"{display}[{i}]", i + 1))
-        ds = load_dataset("text", data_files=str(path), split="train", cache_dir=cache)
         return RawSource(ds, True, lambda i: (f"{display}:{i + 1}", i + 1))
-    except UnicodeDecodeError as e:
-        raise HarnessError(f"source {spec.name}: {display} is not UTF-8 text ({e.reason} at byte {e.start}); "
-                           "save it as UTF-8") from None
-    except json.JSONDecodeError as e:
-        raise HarnessError(f"source {spec.name}: {display} line {e.lineno}: not valid JSON ({e.msg}); "
-                           "a .json source is one JSON array or JSON Lines") from None
     except HarnessError:
         raise
     except Exception as e:  # the builders wrap parse errors (e.g. a ragged CSV row) in their own types
         cause = e.__cause__ or e
+        if isinstance(cause, UnicodeDecodeError):
+            raise HarnessError(f"source {spec.name}: {display} is not UTF-8 text ({cause.reason}); "
+                               "save it as UTF-8") from None
+        if isinstance(cause, json.JSONDecodeError):
+            raise HarnessError(f"source {spec.name}: {display} line {cause.lineno}: not valid JSON ({cause.msg}); "
+                               "a .json source is one JSON array or JSON Lines") from None
         raise HarnessError(f"source {spec.name}: cannot read {display}: {str(cause).splitlines()[0]}") from None
+
+
+# One row per line (or array item) as text, read by our generators into Arrow files batch by
+# batch: a line that is not UTF-8 becomes a rejected row, not a failed source.
+TEXT_ROWS = Features({"text": Value("string"), "undecodable": Value("string")})
+
+
+def _jsonl_lines(path: str):
+    with open(path, "rb") as f:  # binary: lines end at b"\n" only, as JSON Lines says
+        for raw in f:
+            try:
+                yield {"text": raw.decode("utf-8").rstrip("\r\n"), "undecodable": None}
+            except UnicodeDecodeError as e:
+                yield {"text": raw.decode("utf-8", errors="replace").rstrip("\r\n"),
+                       "undecodable": f"not UTF-8 text ({e.reason} at byte {e.start} of the line)"}
+
+
+def _json_array_items(path: str):
+    for item in json.loads(Path(path).read_text(encoding="utf-8")):
+        yield {"text": json.dumps(item, ensure_ascii=False), "undecodable": None}
 
 
 def _starts_with_array(path: Path) -> bool:
