@@ -12,6 +12,7 @@ hub. One batched `map` then normalises every row into the schema's columns, with
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,9 +118,9 @@ def _read(spec: SourceSpec, work: Path, display: str) -> RawSource:
             ds = load_dataset("csv", data_files=str(path), split="train", cache_dir=cache, features=features,
                               keep_default_na=False)
             return RawSource(ds, False, lambda i: (f"{display} row {i + 1}", i + 1))
-        generator = _json_array_items if suffix == ".json" and _starts_with_array(path) else _jsonl_lines
-        ds = Dataset.from_generator(generator, gen_kwargs={"path": str(path)}, features=TEXT_ROWS, cache_dir=cache)
-        if generator is _json_array_items:
+        array = suffix == ".json" and _starts_with_array(path)
+        ds = _text_rows(_json_array_items(path) if array else _jsonl_lines(path), work / f"{spec.name}.text.arrow")
+        if array:
             return RawSource(ds, True, lambda i: (f"{display}[{i}]", i + 1))
         return RawSource(ds, True, lambda i: (f"{display}:{i + 1}", i + 1))
     except HarnessError:
@@ -135,24 +136,43 @@ def _read(spec: SourceSpec, work: Path, display: str) -> RawSource:
         raise HarnessError(f"source {spec.name}: cannot read {display}: {str(cause).splitlines()[0]}") from None
 
 
-# One row per line (or array item) as text, read by our generators into Arrow files batch by
-# batch: a line that is not UTF-8 becomes a rejected row, not a failed source.
+# One row per line (or array item) as text, written to an Arrow file 10,000 rows at a time: a
+# line that is not UTF-8 becomes a rejected row, not a failed source.
 TEXT_ROWS = Features({"text": Value("string"), "undecodable": Value("string")})
+_TEXT_BATCH = 10_000
 
 
-def _jsonl_lines(path: str):
-    with open(path, "rb") as f:  # binary: lines end at b"\n" only, as JSON Lines says
+def _text_rows(rows, arrow_file: Path) -> Dataset:
+    """(text, undecodable) pairs into a memory-mapped Dataset, without holding more than a batch."""
+    import pyarrow as pa
+
+    schema = TEXT_ROWS.arrow_schema
+    with pa.ipc.new_stream(str(arrow_file), schema) as writer:
+        batch: list[tuple[str, str | None]] = []
+        for row in itertools.chain(rows, [None]):
+            if row is not None:
+                batch.append(row)
+            if batch and (row is None or len(batch) == _TEXT_BATCH):
+                writer.write_batch(pa.record_batch([pa.array(c, pa.string()) for c in zip(*batch)], schema=schema))
+                batch = []
+    from datasets import DatasetInfo
+
+    return Dataset.from_file(str(arrow_file), info=DatasetInfo(features=TEXT_ROWS))
+
+
+def _jsonl_lines(path: Path):
+    with path.open("rb") as f:  # binary: lines end at b"\n" only, as JSON Lines says
         for raw in f:
             try:
-                yield {"text": raw.decode("utf-8").rstrip("\r\n"), "undecodable": None}
+                yield raw.decode("utf-8").rstrip("\r\n"), None
             except UnicodeDecodeError as e:
-                yield {"text": raw.decode("utf-8", errors="replace").rstrip("\r\n"),
-                       "undecodable": f"not UTF-8 text ({e.reason} at byte {e.start} of the line)"}
+                yield (raw.decode("utf-8", errors="replace").rstrip("\r\n"),
+                       f"not UTF-8 text ({e.reason} at byte {e.start} of the line)")
 
 
-def _json_array_items(path: str):
-    for item in json.loads(Path(path).read_text(encoding="utf-8")):
-        yield {"text": json.dumps(item, ensure_ascii=False), "undecodable": None}
+def _json_array_items(path: Path):
+    for item in json.loads(path.read_text(encoding="utf-8")):
+        yield json.dumps(item, ensure_ascii=False), None
 
 
 def _starts_with_array(path: Path) -> bool:
