@@ -162,7 +162,8 @@ def _build(recipe: Recipe, work: Path, log) -> BuildReport:
 
     log("export")
     features = export.arrow_features(*export.optional_message_keys(pools)) if recipe.output.arrow else None
-    everything = concatenate_datasets(pools).data.table  # memory-mapped Arrow, pool after pool
+    # All pools, memory-mapped, one after the other: what the row numbers in `splits` point into.
+    everything = export.RowTaker(concatenate_datasets(pools).data.table.select(export.EXPORTED))
     arrow = {}
     for name, rows in splits.items():
         written = export.export_split(

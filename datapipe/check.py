@@ -67,14 +67,17 @@ def files_to_check(target: str | Path) -> list[Path]:
 
 def read_rows(path: Path, report: CheckReport):
     """(where, messages, tools) of each row that meets the schema; problems go to the report."""
-    with path.open(encoding="utf-8", errors="replace") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if not raw.strip():
                 continue
             where = f"{path}:{lineno}"
             report.rows += 1
             try:
-                row = json.loads(line)
+                row = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as e:
+                report.problems.append((where, f"not UTF-8 text ({e.reason} at byte {e.start} of the line)"))
+                continue
             except json.JSONDecodeError as e:
                 report.problems.append((where, f"not valid JSON ({e.msg} at column {e.colno})"))
                 continue

@@ -29,6 +29,7 @@ from datapipe.schema import dumps
 
 BATCH = 5000
 REPORT = "build_report.json"
+EXPORTED = ["id", "messages", "source", "tags", "tools"]  # the columns of an output row
 
 _OPTIONAL_KEYS = ("reasoning_content", "tool_calls", "tool_call_id", "name")
 
@@ -70,11 +71,29 @@ def arrow_features(keys: list[str], tools: bool) -> Features:
     return Features(columns)
 
 
-def export_split(rows: pa.Table, positions: np.ndarray, jsonl: Path | None,
+class RowTaker:
+    """Rows of a memory-mapped table by position, a batch at a time. pyarrow's `Table.take`
+    would first join each column's chunks into one array (memory growing with the table); this
+    takes from each record batch separately and puts the rows back in the asked order."""
+
+    def __init__(self, table: pa.Table):
+        self.batches = table.to_batches()  # zero-copy views of the mapped file
+        self.starts = np.cumsum([0] + [b.num_rows for b in self.batches])
+
+    def take(self, positions: np.ndarray) -> pa.Table:
+        chunk = np.searchsorted(self.starts, positions, side="right") - 1
+        order = np.argsort(chunk, kind="stable")
+        cuts = np.flatnonzero(np.diff(chunk[order])) + 1
+        pieces = [self.batches[c[0]].take(pa.array(p - self.starts[c[0]]))
+                  for p, c in zip(np.split(positions[order], cuts), np.split(chunk[order], cuts))]
+        return pa.Table.from_batches(pieces).combine_chunks().take(pa.array(np.argsort(order)))
+
+
+def export_split(rows: RowTaker, positions: np.ndarray, jsonl: Path | None,
                  arrow: tuple[Path, Features, str] | None) -> Dataset | None:
-    """One pass over a split, `rows.take(positions)` batch by batch (pyarrow's take: only the
-    batch is ever in memory), writing its JSONL file and/or its Arrow rows; returns the Arrow
-    dataset (to `save_to_disk`) when asked for one.
+    """One pass over a split, taking its rows batch by batch (only a batch is ever in memory),
+    writing its JSONL file and/or its Arrow rows; returns the Arrow dataset (to `save_to_disk`)
+    when asked for one.
 
     `arrow` is (work file, features, fingerprint). `messages` becomes Arrow structs through
     pyarrow's JSON reader at the final types (absent keys are null), so nothing is cast later.
@@ -83,7 +102,6 @@ def export_split(rows: pa.Table, positions: np.ndarray, jsonl: Path | None,
 
     import pyarrow.json as pa_json
 
-    rows = rows.select(["id", "messages", "source", "tags", "tools"])
     spelled: dict = {}  # sources and tag lists repeat: spell each once
     text = jsonl.open("w", encoding="utf-8", newline="\n") if jsonl else None
     writer = None
@@ -94,7 +112,7 @@ def export_split(rows: pa.Table, positions: np.ndarray, jsonl: Path | None,
         writer = pa.ipc.new_stream(str(path), schema)
     try:
         for start in range(0, len(positions), BATCH):
-            batch = rows.take(pa.array(positions[start:start + BATCH]))
+            batch = rows.take(positions[start:start + BATCH])
             messages = batch.column("messages").to_pylist()
             if text:
                 lines = []

@@ -1,9 +1,9 @@
 """Reading one source into Arrow and normalising it (seed 003, steps 1 and 2).
 
 Every source becomes a `datasets.Dataset` backed by Arrow files in the build's work folder, so
-memory stays flat in the number of rows. JSONL is read line by line (the `text` builder), which
-keeps exact line numbers and lets one malformed line be rejected with its reason instead of
-failing the whole file; a `.json` file holds either JSON Lines or one array of objects (read
+memory stays flat in the number of rows. JSONL is read line by line into a text column, which
+keeps exact line numbers and lets one malformed line (not JSON, not UTF-8) be rejected with its
+reason instead of failing the whole file; a `.json` file holds either JSON Lines or one array of objects (read
 whole: use JSONL for large files); CSV columns are read as text; hub datasets need a reachable
 hub. One batched `map` then normalises every row into the schema's columns, with a status:
 `ok`, `rejected` (with the reason) or `blank` (an empty line, not a row).
@@ -12,6 +12,7 @@ hub. One batched `map` then normalises every row into the schema's columns, with
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ NORMALIZED = Features({
 @dataclass
 class RawSource:
     dataset: Dataset
-    is_text: bool  # one JSON document per row in column `text` (else: one column per field)
+    is_text: bool  # one JSON document per row in column `text` (TEXT_ROWS; else one column per field)
     locate: Callable[[int], tuple[str, int]]  # row index -> ("file:line", number used in default ids)
 
 
@@ -59,7 +60,10 @@ def read_normalized(spec: SourceSpec, work: Path, display: str, fingerprint: str
         for pos, index in enumerate(indices):
             where, number = raw.locate(index)
             text = batch["text"][pos] if raw.is_text else None
-            row, reason = _parse_line(text) if raw.is_text else ({c: batch[c][pos] for c in columns}, None)
+            if raw.is_text:
+                row, reason = (None, batch["undecodable"][pos]) if batch["undecodable"][pos] else _parse_line(text)
+            else:
+                row, reason = {c: batch[c][pos] for c in columns}, None
             record = None
             if row is not _BLANK and reason is None:
                 result = normalize_row(row, spec.format, spec.fields, spec.tags, spec.max_chars)
@@ -114,28 +118,61 @@ def _read(spec: SourceSpec, work: Path, display: str) -> RawSource:
             ds = load_dataset("csv", data_files=str(path), split="train", cache_dir=cache, features=features,
                               keep_default_na=False)
             return RawSource(ds, False, lambda i: (f"{display} row {i + 1}", i + 1))
-        if suffix == ".json" and _starts_with_array(path):
-            rows = json.loads(path.read_text(encoding="utf-8"))
-
-            def generate():
-                for row in rows:
-                    yield {"text": json.dumps(row, ensure_ascii=False)}
-
-            ds = Dataset.from_generator(generate, features=Features({"text": Value("string")}), cache_dir=cache)
+        array = suffix == ".json" and _starts_with_array(path)
+        ds = _text_rows(_json_array_items(path) if array else _jsonl_lines(path), work / f"{spec.name}.text.arrow")
+        if array:
             return RawSource(ds, True, lambda i: (f"{display}[{i}]", i + 1))
-        ds = load_dataset("text", data_files=str(path), split="train", cache_dir=cache)
         return RawSource(ds, True, lambda i: (f"{display}:{i + 1}", i + 1))
-    except UnicodeDecodeError as e:
-        raise HarnessError(f"source {spec.name}: {display} is not UTF-8 text ({e.reason} at byte {e.start}); "
-                           "save it as UTF-8") from None
-    except json.JSONDecodeError as e:
-        raise HarnessError(f"source {spec.name}: {display} line {e.lineno}: not valid JSON ({e.msg}); "
-                           "a .json source is one JSON array or JSON Lines") from None
     except HarnessError:
         raise
     except Exception as e:  # the builders wrap parse errors (e.g. a ragged CSV row) in their own types
         cause = e.__cause__ or e
+        if isinstance(cause, UnicodeDecodeError):
+            raise HarnessError(f"source {spec.name}: {display} is not UTF-8 text ({cause.reason}); "
+                               "save it as UTF-8") from None
+        if isinstance(cause, json.JSONDecodeError):
+            raise HarnessError(f"source {spec.name}: {display} line {cause.lineno}: not valid JSON ({cause.msg}); "
+                               "a .json source is one JSON array or JSON Lines") from None
         raise HarnessError(f"source {spec.name}: cannot read {display}: {str(cause).splitlines()[0]}") from None
+
+
+# One row per line (or array item) as text, written to an Arrow file 10,000 rows at a time: a
+# line that is not UTF-8 becomes a rejected row, not a failed source.
+TEXT_ROWS = Features({"text": Value("string"), "undecodable": Value("string")})
+_TEXT_BATCH = 10_000
+
+
+def _text_rows(rows, arrow_file: Path) -> Dataset:
+    """(text, undecodable) pairs into a memory-mapped Dataset, without holding more than a batch."""
+    import pyarrow as pa
+
+    schema = TEXT_ROWS.arrow_schema
+    with pa.ipc.new_stream(str(arrow_file), schema) as writer:
+        batch: list[tuple[str, str | None]] = []
+        for row in itertools.chain(rows, [None]):
+            if row is not None:
+                batch.append(row)
+            if batch and (row is None or len(batch) == _TEXT_BATCH):
+                writer.write_batch(pa.record_batch([pa.array(c, pa.string()) for c in zip(*batch)], schema=schema))
+                batch = []
+    from datasets import DatasetInfo
+
+    return Dataset.from_file(str(arrow_file), info=DatasetInfo(features=TEXT_ROWS))
+
+
+def _jsonl_lines(path: Path):
+    with path.open("rb") as f:  # binary: lines end at b"\n" only, as JSON Lines says
+        for raw in f:
+            try:
+                yield raw.decode("utf-8").rstrip("\r\n"), None
+            except UnicodeDecodeError as e:
+                yield (raw.decode("utf-8", errors="replace").rstrip("\r\n"),
+                       f"not UTF-8 text ({e.reason} at byte {e.start} of the line)")
+
+
+def _json_array_items(path: Path):
+    for item in json.loads(path.read_text(encoding="utf-8")):
+        yield json.dumps(item, ensure_ascii=False), None
 
 
 def _starts_with_array(path: Path) -> bool:

@@ -301,6 +301,30 @@ def test_a_failed_build_leaves_the_previous_output_intact(harness_cli, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no work folder left
 
 
+def test_a_line_that_is_not_utf8_is_a_rejected_row(tmp_path):
+    (tmp_path / "a.jsonl").write_bytes(json.dumps(conv("cafe", "ok")).encode() + b"\n"
+                                       + json.dumps(conv("caf\u00e9", "ok"), ensure_ascii=False).encode("latin-1") + b"\n"
+                                       + json.dumps(conv("tea", "ok")).encode() + b"\r\n")
+    recipe = write_recipe(tmp_path, [{"name": "a", "path": "a.jsonl"}], split={"valid_ratio": 0.5, "min_valid": 1})
+    report = build(load_recipe(recipe), tmp_path / "out")
+    assert (report.sources[0].read, report.sources[0].rejected) == (3, 1)
+    (reject,) = read_jsonl(tmp_path / "out" / "rejects.jsonl")
+    assert reject["where"].endswith("a.jsonl:2") and reject["reason"].startswith("not UTF-8 text")
+    assert sorted(r["messages"][0]["content"] for r in all_rows(tmp_path / "out")) == ["cafe", "tea"]
+
+
+def test_unreadable_json_array_and_csv_are_one_line(harness_cli, tmp_path):
+    (tmp_path / "a.json").write_text('[{"instruction": "x", "output": "y"}, oops]', encoding="utf-8")
+    recipe = write_recipe(tmp_path, [{"name": "a", "path": "a.json"}])
+    code, _, err = harness_cli("data", "build", recipe, "--out", tmp_path / "out")
+    assert_one_line_error(code, err, "source a:", "a.json line 1: not valid JSON")
+    (tmp_path / "b.csv").write_bytes("q,a\ncaf\u00e9,ok\n".encode("latin-1"))
+    recipe = write_recipe(tmp_path, [{"name": "b", "path": "b.csv", "fields": {"user": "q", "assistant": "a"}}])
+    code, _, err = harness_cli("data", "build", recipe, "--out", tmp_path / "out")
+    assert_one_line_error(code, err, "source b:", "b.csv is not UTF-8 text", "save it as UTF-8")
+    assert not (tmp_path / "out").exists()
+
+
 def test_refuses_to_overwrite_a_directory_it_did_not_write(harness_cli, tmp_path):
     write_jsonl(tmp_path / "a.jsonl", [conv(f"q{i}", "a") for i in range(4)])
     recipe = write_recipe(tmp_path, [{"name": "a", "path": "a.jsonl"}])

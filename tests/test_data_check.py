@@ -33,9 +33,12 @@ def test_problems_are_listed_with_file_and_line(harness_cli, tiny_model, tmp_pat
         {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]},
         GOOD[1],
     ])
+    with open(data, "ab") as f:
+        f.write(b'{"messages": "\xff\xfe"}\n')  # not UTF-8
     code, out, err = harness_cli("data", "check", data, "--model", tiny_model)
     assert code == 1, err
-    assert "checked 6 rows" in out and "4 rows with problems" in out
+    assert "checked 7 rows" in out and "5 rows with problems" in out
+    assert f"{data}:7: not UTF-8 text" in out
     assert f"{data}:2: not valid JSON" in out
     assert f"{data}:3: message 1: empty assistant turn" in out
     assert f"{data}:4: no 'messages' list" in out and "harness data build" in out
