@@ -97,25 +97,25 @@ def test_api_key_is_enforced_when_configured(backend):
 
 def test_harness_serve_command(tiny_model, tmp_path):
     """The CLI entry: starts on 127.0.0.1, answers, stops on SIGTERM."""
-    from judge_servers import closed_port
+    from judge_servers import reserved_port
 
-    port = closed_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--model", str(tiny_model), "--port", str(port),
-                             "--model-name", "tiny"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        client = _client(f"http://127.0.0.1:{port}/v1")
-        deadline = time.time() + 90
-        while True:
-            try:
-                assert [m.id for m in client.models.list()] == ["tiny"]
-                break
-            except openai.APIConnectionError:
-                assert proc.poll() is None, proc.stdout.read()
-                assert time.time() < deadline, "harness serve did not start"
-                time.sleep(0.2)
-        resp = client.chat.completions.create(model="tiny", messages=HELLO, max_tokens=3)
-        assert resp.usage.completion_tokens <= 3
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with reserved_port() as port:  # held bound, not listening, until serve has it (serve sets SO_REUSEADDR)
+        env = dict(os.environ, HF_HUB_OFFLINE="1")
+        proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--model", str(tiny_model), "--port", str(port),
+                                 "--model-name", "tiny"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            client = _client(f"http://127.0.0.1:{port}/v1")
+            deadline = time.time() + 90
+            while True:
+                try:
+                    assert [m.id for m in client.models.list()] == ["tiny"]
+                    break
+                except openai.APIConnectionError:
+                    assert proc.poll() is None, proc.stdout.read()
+                    assert time.time() < deadline, "harness serve did not start"
+                    time.sleep(0.2)
+            resp = client.chat.completions.create(model="tiny", messages=HELLO, max_tokens=3)
+            assert resp.usage.completion_tokens <= 3
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
