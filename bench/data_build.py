@@ -77,7 +77,7 @@ def run_ours(src: Path, out: Path) -> int:
 
 
 def run_plain(src: Path, out: Path) -> int:
-    """The seed-003 way with `datasets` alone."""
+    """The same steps with `datasets` alone."""
     import hashlib
 
     from datasets import DatasetDict, concatenate_datasets, disable_progress_bars, load_dataset

@@ -1,4 +1,4 @@
-"""The data pipeline behind `harness data build` and `harness data check` (seed 003, section 3.2).
+"""The data pipeline behind `harness data build` and `harness data check`.
 
     recipe.py     the recipe YAML: sources, dedup, mix, split, output (checked, file:line errors)
     schema.py     the `messages` schema and its rules

@@ -1,6 +1,6 @@
 """`harness data build`: a recipe's sources -> normalised -> deduplicated -> mixed -> split -> exported.
 
-The stages, in order (seed 003, section 3.2):
+The stages, in order:
 
 1. read and normalise each source; a row that cannot be normalised is rejected with its reason
 2. exact dedup within each source, then save each source (Arrow)
@@ -123,7 +123,7 @@ def _build(recipe: Recipe, work: Path, log) -> BuildReport:
         ok_hashes = hash_array(ok)
         keep = first_occurrences(ok_hashes)
         c.duplicates = len(ok) - len(keep)
-        # The per-source save (seed 003 step 4). Later stages keep their index arrays in memory
+        # The per-source save. Later stages keep their index arrays in memory
         # and write their files to the work folder, so nothing else lands beside it.
         pool_dir = (staged / "sources" if recipe.output.arrow else work / "pools") / spec.name
         pool = ok.select(keep, new_fingerprint=f"{fingerprint}-{spec.name}-unique")

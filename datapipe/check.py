@@ -5,7 +5,7 @@ answered by tool turns; errors name file and line), that the model's chat templa
 and its token length and trained (assistant) tokens under the template and mask training uses.
 Then the mask audit (harness/mask_audit.py) on the first conversations, token-length statistics,
 the share of rows longer than max_length, and a recommended max_length: the 95th percentile
-rounded up to a power of two (seed 001).
+rounded up to a power of two.
 """
 
 from __future__ import annotations

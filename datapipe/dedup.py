@@ -1,4 +1,4 @@
-"""Deduplication (seed 003, steps 3 and 6): exact, by the MD5 of the normalised messages, and an
+"""Deduplication: exact, by the MD5 of the normalised messages, and an
 optional near-duplicate pass (MinHash over character shingles, `datasketch`) that reports clusters.
 
 Exact dedup keeps the first occurrence: the first line within a source, the first source in the

@@ -1,4 +1,4 @@
-"""Writing a build's output directory (seed 003, step 11).
+"""Writing a build's output directory.
 
     train.jsonl, validation.jsonl      one row a line: id, messages, source, tags (and tools)
     train/, validation/, dataset_dict.json

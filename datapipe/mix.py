@@ -1,4 +1,4 @@
-"""Mixing the sources by weight, and the train/validation split (seed 003, steps 5, 7, 9).
+"""Mixing the sources by weight, and the train/validation split.
 
 interleave  rows drawn source by source with the normalised weights as probabilities, each source
             in a shuffled order, until every source is exhausted (no row twice; an exhausted

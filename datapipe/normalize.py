@@ -1,4 +1,4 @@
-"""Normalizers: the common dataset shapes turned into the `messages` schema (seed 003, step 1).
+"""Normalizers: the common dataset shapes turned into the `messages` schema.
 
     messages / conversations   a list of {role, content} (OpenAI) or {from, value} (ShareGPT:
                                human/gpt/system/tool...); an optional top-level `system`

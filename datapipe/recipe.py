@@ -101,7 +101,7 @@ class Recipe:
 
 
 def normalized_weights(weights: list[float]) -> list[float]:
-    """Relative weights summing to 1; all zero means equal shares (seed 003, step 8)."""
+    """Relative weights summing to 1; all zero means equal shares."""
     total = sum(weights)
     if total <= 0:
         return [1 / len(weights)] * len(weights)

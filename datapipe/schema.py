@@ -1,4 +1,4 @@
-"""The `messages` schema every source is normalised to, and its rules (seed 003 section 2.1).
+"""The `messages` schema every source is normalised to, and its rules.
 
 A row is `{"id", "messages": [{role, content, ...}], "source", "tags", "tools"}`. Messages keep
 `role` and `content`, plus `reasoning_content` and `tool_calls` on assistant turns and
@@ -95,7 +95,7 @@ def dumps(value) -> str:
 
 
 def content_hash(messages_json: str, tools_json: str | None) -> str:
-    """MD5 of the normalised messages (and tools): equal conversations, equal hash (seed 003)."""
+    """MD5 of the normalised messages (and tools): equal conversations, equal hash."""
     h = hashlib.md5(messages_json.encode("utf-8"))
     if tools_json:
         h.update(b"\0tools\0" + tools_json.encode("utf-8"))

@@ -1,4 +1,4 @@
-"""Reading one source into Arrow and normalising it (seed 003, steps 1 and 2).
+"""Reading one source into Arrow and normalising it.
 
 Every source becomes a `datasets.Dataset` backed by Arrow files in the build's work folder, so
 memory stays flat in the number of rows. JSONL is read line by line into a text column, which
