@@ -164,6 +164,16 @@ def legacy_run(tmp_path, monkeypatch) -> Path:
     return run
 
 
+def same_scores(new: dict, old: dict) -> bool:
+    """The same values, counts and unscored counts; the interval may differ because
+    pass/fail rates now carry a Wilson interval where format 1 stored a normal one."""
+    keep = ("value", "n", "unscored")
+    def strip(metrics):
+        return {name: {side: ({k: v[k] for k in keep} if isinstance(v, dict) else v) for side, v in m.items()}
+                for name, m in metrics.items()}
+    return strip(new) == strip(old)
+
+
 def test_a_format_1_run_reads_compares_and_gates_like_a_new_one(harness_cli, legacy_run, tmp_path):
     assert RunDir(legacy_run).legacy
     answers = LEGACY / "answers_safety.jsonl"
@@ -171,7 +181,9 @@ def test_a_format_1_run_reads_compares_and_gates_like_a_new_one(harness_cli, leg
                                "--responses", answers, "--runs-dir", tmp_path / "new")
     assert code == 0, err
     new = only_run_dir(tmp_path / "new")
-    assert load_json(new / "summary.json")["metrics"] == load_json(legacy_run / "summary.json")["metrics"]
+    new_metrics = load_json(new / "summary.json")["metrics"]
+    assert same_scores(new_metrics, load_json(legacy_run / "summary.json")["metrics"])
+    assert new_metrics["safety/refusal_rate"]["ckpt"]["ci_method"] == "wilson"
     code, out, err = harness_cli("compare", legacy_run, new)
     assert code == 0, err
     assert "No sample flipped" in out
@@ -186,7 +198,9 @@ def test_a_format_1_run_is_rescored_into_the_new_format(harness_cli, legacy_run,
     assert code == 0, err
     new = only_run_dir(tmp_path / "r")
     assert not RunDir(new).legacy and (new / "scores.jsonl").is_file()
-    assert load_json(new / "summary.json")["metrics"] == load_json(legacy_run / "summary.json")["metrics"]
+    new_metrics = load_json(new / "summary.json")["metrics"]
+    assert same_scores(new_metrics, load_json(legacy_run / "summary.json")["metrics"])
+    assert new_metrics["safety/refusal_rate"]["ckpt"]["ci_method"] == "wilson"
 
 
 def test_a_format_1_run_cannot_be_resumed(harness_cli, legacy_run):
