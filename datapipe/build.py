@@ -109,7 +109,7 @@ def _build(recipe: Recipe, work: Path, log) -> BuildReport:
     pools, hashes, rejects = [], [], []
     for spec, c in zip(recipe.sources, counts):
         log(f"read {spec.name}: {_display(spec)}")
-        rows = read_normalized(spec, work, _display(spec), f"{fingerprint}-{spec.name}-normalized")
+        rows = read_normalized(spec, work, _display(spec))
         status = value_counts(rows, "status")
         c.read = len(rows) - status.get("blank", 0)
         c.rejected = status.get("rejected", 0)
