@@ -109,27 +109,11 @@ def _build(recipe: Recipe, work: Path, log) -> BuildReport:
     pools, hashes, rejects = [], [], []
     for spec, c in zip(recipe.sources, counts):
         log(f"read {spec.name}: {_display(spec)}")
-        rows = read_normalized(spec, work, _display(spec), f"{fingerprint}-{spec.name}-normalized")
-        status = value_counts(rows, "status")
-        c.read = len(rows) - status.get("blank", 0)
-        c.rejected = status.get("rejected", 0)
-        ok = _where_status(rows, "ok", f"{fingerprint}-{spec.name}-ok")
-        if c.rejected:
-            bad = _where_status(rows, "rejected", f"{fingerprint}-{spec.name}-rejected")
+        pool, pool_hashes, bad = _read_source(spec, c, recipe, work, staged, fingerprint)
+        pools.append(pool)
+        hashes.append(pool_hashes)
+        if bad is not None:
             rejects.append(bad)
-            for reason, n in sorted(value_counts(bad, "reason").items()):
-                kind = re.sub(r"\d+", "N", reason)
-                c.reasons[kind] = c.reasons.get(kind, 0) + n
-        ok_hashes = hash_array(ok)
-        keep = first_occurrences(ok_hashes)
-        c.duplicates = len(ok) - len(keep)
-        # The per-source save. Later stages keep their index arrays in memory
-        # and write their files to the work folder, so nothing else lands beside it.
-        pool_dir = (staged / "sources" if recipe.output.arrow else work / "pools") / spec.name
-        pool = ok.select(keep, new_fingerprint=f"{fingerprint}-{spec.name}-unique")
-        pool.select_columns(POOL_COLUMNS, new_fingerprint=f"{fingerprint}-{spec.name}").save_to_disk(str(pool_dir))
-        pools.append(load_from_disk(str(pool_dir)))
-        hashes.append(ok_hashes[keep])
 
     # From here on a row is a number: kept[i] holds the rows of pool i still in play.
     log("dedup across sources")
@@ -147,12 +131,7 @@ def _build(recipe: Recipe, work: Path, log) -> BuildReport:
     report.warnings += mixed.warnings
     for c, n in zip(counts, mixed.counts):
         c.sampled = n
-    # Each drawn row as a row number of all pools concatenated.
-    offsets = np.cumsum([0] + [len(p) for p in pools[:-1]])
-    drawn = np.empty(len(mixed.source), dtype=np.int64)
-    for i, k in enumerate(kept):
-        mask = mixed.source == i
-        drawn[mask] = offsets[i] + k[mixed.rank[mask]]
+    drawn = _drawn_rows(mixed, kept, pools)
     train_pos, val_pos = split(seeded_keys(np.concatenate(hashes)[drawn], recipe.seed), recipe.split, recipe.seed)
     splits = {"train": drawn[train_pos], "validation": drawn[val_pos]}
     for name, pos in (("train", train_pos), ("validation", val_pos)):
@@ -178,6 +157,40 @@ def _build(recipe: Recipe, work: Path, log) -> BuildReport:
     report.files = sorted(str(p.relative_to(staged)) for p in staged.iterdir()) + [export.REPORT]
     export.write_json(report.to_dict(), staged / export.REPORT)
     return report
+
+
+def _read_source(spec, c: SourceCounts, recipe: Recipe, work: Path, staged: Path, fingerprint: str):
+    """Stages 1-2 for one source: (its pool of unique rows, their hashes, its rejected rows or None)."""
+    rows = read_normalized(spec, work, _display(spec))
+    status = value_counts(rows, "status")
+    c.read = len(rows) - status.get("blank", 0)
+    c.rejected = status.get("rejected", 0)
+    bad = None
+    if c.rejected:
+        bad = _where_status(rows, "rejected", f"{fingerprint}-{spec.name}-rejected")
+        for reason, n in sorted(value_counts(bad, "reason").items()):
+            kind = re.sub(r"\d+", "N", reason)
+            c.reasons[kind] = c.reasons.get(kind, 0) + n
+    ok = _where_status(rows, "ok", f"{fingerprint}-{spec.name}-ok")
+    ok_hashes = hash_array(ok)
+    keep = first_occurrences(ok_hashes)
+    c.duplicates = len(ok) - len(keep)
+    # The per-source save. Later stages keep their index arrays in memory and
+    # write their files to the work folder, so nothing else lands beside it.
+    pool_dir = (staged / "sources" if recipe.output.arrow else work / "pools") / spec.name
+    pool = ok.select(keep, new_fingerprint=f"{fingerprint}-{spec.name}-unique")
+    pool.select_columns(POOL_COLUMNS, new_fingerprint=f"{fingerprint}-{spec.name}").save_to_disk(str(pool_dir))
+    return load_from_disk(str(pool_dir)), ok_hashes[keep], bad
+
+
+def _drawn_rows(mixed, kept: list[np.ndarray], pools: list[Dataset]) -> np.ndarray:
+    """Each row the mix drew, as a row number of all pools concatenated."""
+    offsets = np.cumsum([0] + [len(p) for p in pools[:-1]])
+    drawn = np.empty(len(mixed.source), dtype=np.int64)
+    for i, k in enumerate(kept):
+        mask = mixed.source == i
+        drawn[mask] = offsets[i] + k[mixed.rank[mask]]
+    return drawn
 
 
 def value_counts(ds: Dataset, column: str) -> dict[str, int]:

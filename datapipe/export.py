@@ -24,8 +24,8 @@ import numpy as np
 import pyarrow as pa
 from datasets import Dataset, DatasetDict, Features, List, Value
 
-from harness.errors import HarnessError
 from datapipe.schema import dumps
+from harness.errors import HarnessError
 
 BATCH = 5000
 REPORT = "build_report.json"

@@ -31,9 +31,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from datapipe.normalize import FORMATS
 from harness.errors import HarnessError
 from harness.yaml_lines import check_keys, key_line, line_of, load_yaml
-from datapipe.normalize import FORMATS
 
 LOCAL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -50,10 +50,6 @@ class SourceSpec:
     tags: list[str] = field(default_factory=list)
     weight: float = 1.0
     max_chars: int | None = None
-
-    @property
-    def where(self) -> str:
-        return str(self.path) if self.path else f"{self.hub}[{self.split}]"
 
 
 @dataclass

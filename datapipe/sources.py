@@ -1,28 +1,28 @@
-"""Reading one source into Arrow and normalising it.
+"""Reading one source and normalising it into an Arrow file.
 
-Every source becomes a `datasets.Dataset` backed by Arrow files in the build's work folder, so
-memory stays flat in the number of rows. JSONL is read line by line into a text column, which
-keeps exact line numbers and lets one malformed line (not JSON, not UTF-8) be rejected with its
-reason instead of failing the whole file; a `.json` file holds either JSON Lines or one array of objects (read
-whole: use JSONL for large files); CSV columns are read as text; hub datasets need a reachable
-hub. One batched `map` then normalises every row into the schema's columns, with a status:
-`ok`, `rejected` (with the reason) or `blank` (an empty line, not a row).
+One pass per source: each row is read, normalised (or given the reason it cannot be), and
+appended to an Arrow file in the build's work folder 1,000 rows at a time, so memory stays flat
+in the number of rows. JSONL is read line by line in binary, which keeps exact line numbers and
+lets one malformed line (not UTF-8, not JSON) be rejected with its reason instead of failing the
+whole file; a `.json` file holds JSON Lines or one array of objects (read whole: use JSONL for
+large files); CSV columns are read as text (`datasets`' CSV reader); hub datasets need a
+reachable hub. Each row comes out with a status: `ok`, `rejected` (with the reason) or `blank`
+(an empty line, not a row).
 """
 
 from __future__ import annotations
 
 import csv
-import itertools
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
-from datasets import Dataset, Features, List, Value, load_dataset
+import pyarrow as pa
+from datasets import Dataset, DatasetInfo, Features, List, Value, load_dataset
 
-from harness.errors import HarnessError
 from datapipe.normalize import Normalized, normalize_row
 from datapipe.recipe import SourceSpec
+from harness.errors import HarnessError
 
 BATCH = 1000
 
@@ -42,37 +42,32 @@ NORMALIZED = Features({
     "hash": Value("string"),
 })
 
-
-@dataclass
-class RawSource:
-    dataset: Dataset
-    is_text: bool  # one JSON document per row in column `text` (TEXT_ROWS; else one column per field)
-    locate: Callable[[int], tuple[str, int]]  # row index -> ("file:line", number used in default ids)
+_BLANK = object()  # an empty line: not a row
 
 
-def read_normalized(spec: SourceSpec, work: Path, display: str, fingerprint: str) -> Dataset:
+class _Unreadable:
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def read_normalized(spec: SourceSpec, work: Path, display: str) -> Dataset:
     """The source's rows in the schema's columns (NORMALIZED), each with its status."""
-    raw = _read(spec, work, display)
-
-    def normalize_batch(batch: dict, indices: list[int]) -> dict:
+    path = work / f"{spec.name}.normalized.arrow"
+    schema = NORMALIZED.arrow_schema
+    with pa.ipc.new_stream(str(path), schema) as writer:
         out = {name: [] for name in NORMALIZED}
-        columns = list(batch)
-        for pos, index in enumerate(indices):
-            where, number = raw.locate(index)
-            text = batch["text"][pos] if raw.is_text else None
-            if raw.is_text:
-                row, reason = (None, batch["undecodable"][pos]) if batch["undecodable"][pos] else _parse_line(text)
-            else:
-                row, reason = {c: batch[c][pos] for c in columns}, None
-            record = None
-            if row is not _BLANK and reason is None:
+        for where, number, text, row in _rows(spec, display, work):
+            reason, record = None, None
+            if isinstance(row, _Unreadable):
+                reason = row.reason
+            elif row is not _BLANK:
                 result = normalize_row(row, spec.format, spec.fields, spec.tags, spec.max_chars)
                 record, reason = (result, None) if isinstance(result, Normalized) else (None, result)
             status = "blank" if row is _BLANK else "rejected" if reason else "ok"
             out["status"].append(status)
             out["reason"].append(reason)
             out["where"].append(where)
-            out["raw"].append((text if raw.is_text else json.dumps(row, ensure_ascii=False, default=str))
+            out["raw"].append((text if text is not None else json.dumps(row, ensure_ascii=False, default=str))
                               if status == "rejected" else None)
             out["source"].append(spec.name)
             out["id"].append(None if record is None else record.id or f"{spec.name}-{number}")
@@ -81,51 +76,34 @@ def read_normalized(spec: SourceSpec, work: Path, display: str, fingerprint: str
             out["message_keys"].append([] if record is None else record.message_keys)
             out["tags"].append([] if record is None else record.tags)
             out["hash"].append(None if record is None else record.hash)
-        return out
-
-    return raw.dataset.map(
-        normalize_batch, batched=True, batch_size=BATCH, with_indices=True,
-        remove_columns=raw.dataset.column_names, features=NORMALIZED, new_fingerprint=fingerprint,
-    )
-
-
-_BLANK = object()  # an empty line: not a row
+            if len(out["status"]) == BATCH:
+                writer.write_batch(pa.record_batch([out[name] for name in NORMALIZED], schema=schema))
+                out = {name: [] for name in NORMALIZED}
+        if out["status"]:
+            writer.write_batch(pa.record_batch([out[name] for name in NORMALIZED], schema=schema))
+    return Dataset.from_file(str(path), info=DatasetInfo(features=NORMALIZED))
 
 
-def _parse_line(text: str) -> tuple[object, str | None]:
-    """(the JSON value, None), (None, why it is not JSON), or (_BLANK, None)."""
-    if not text.strip():
-        return _BLANK, None
-    try:
-        return json.loads(text), None
-    except json.JSONDecodeError as e:
-        return None, f"not valid JSON ({e.msg} at column {e.colno})"
-
-
-def _read(spec: SourceSpec, work: Path, display: str) -> RawSource:
-    cache = str(work / "hf")
+def _rows(spec: SourceSpec, display: str, work: Path) -> Iterator[tuple[str, int, str | None, object]]:
+    """(where, number for a default id, the text as read or None, the row / _BLANK / _Unreadable)."""
     if spec.hub:
-        return _read_hub(spec, cache)
+        yield from _hub_rows(spec)
+        return
     path = spec.path
-    suffix = path.suffix.lower()
     try:
-        if suffix == ".csv":
-            with path.open(encoding="utf-8", newline="") as f:
-                header = next(csv.reader(f), None)
-            if not header:
-                raise HarnessError(f"source {spec.name}: {display} is empty (a CSV file needs a header row)")
-            features = Features({name: Value("string") for name in header})
-            ds = load_dataset("csv", data_files=str(path), split="train", cache_dir=cache, features=features,
-                              keep_default_na=False)
-            return RawSource(ds, False, lambda i: (f"{display} row {i + 1}", i + 1))
-        array = suffix == ".json" and _starts_with_array(path)
-        ds = _text_rows(_json_array_items(path) if array else _jsonl_lines(path), work / f"{spec.name}.text.arrow")
-        if array:
-            return RawSource(ds, True, lambda i: (f"{display}[{i}]", i + 1))
-        return RawSource(ds, True, lambda i: (f"{display}:{i + 1}", i + 1))
+        if path.suffix.lower() == ".csv":
+            yield from _csv_rows(spec, display, work)
+        elif path.suffix.lower() == ".json" and _starts_with_array(path):
+            for i, item in enumerate(json.loads(path.read_text(encoding="utf-8"))):
+                yield f"{display}[{i}]", i + 1, None, item
+        else:
+            with path.open("rb") as f:  # binary: lines end at b"\n" only, as JSON Lines says
+                for lineno, raw in enumerate(f, 1):
+                    text, row = _parse_line(raw)
+                    yield f"{display}:{lineno}", lineno, text, row
     except HarnessError:
         raise
-    except Exception as e:  # the builders wrap parse errors (e.g. a ragged CSV row) in their own types
+    except Exception as e:  # the CSV reader wraps its errors (e.g. a ragged row) in its own types
         cause = e.__cause__ or e
         if isinstance(cause, UnicodeDecodeError):
             raise HarnessError(f"source {spec.name}: {display} is not UTF-8 text ({cause.reason}); "
@@ -136,43 +114,40 @@ def _read(spec: SourceSpec, work: Path, display: str) -> RawSource:
         raise HarnessError(f"source {spec.name}: cannot read {display}: {str(cause).splitlines()[0]}") from None
 
 
-# One row per line (or array item) as text, written to an Arrow file 10,000 rows at a time: a
-# line that is not UTF-8 becomes a rejected row, not a failed source.
-TEXT_ROWS = Features({"text": Value("string"), "undecodable": Value("string")})
-_TEXT_BATCH = 10_000
+def _parse_line(raw: bytes) -> tuple[str, object]:
+    """(the line as text, its JSON value / _BLANK / _Unreadable with the reason)."""
+    try:
+        text = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as e:
+        return (raw.decode("utf-8", errors="replace").rstrip("\r\n"),
+                _Unreadable(f"not UTF-8 text ({e.reason} at byte {e.start} of the line)"))
+    if not text.strip():
+        return text, _BLANK
+    try:
+        return text, json.loads(text)
+    except json.JSONDecodeError as e:
+        return text, _Unreadable(f"not valid JSON ({e.msg} at column {e.colno})")
 
 
-def _text_rows(rows, arrow_file: Path) -> Dataset:
-    """(text, undecodable) pairs into a memory-mapped Dataset, without holding more than a batch."""
-    import pyarrow as pa
-
-    schema = TEXT_ROWS.arrow_schema
-    with pa.ipc.new_stream(str(arrow_file), schema) as writer:
-        batch: list[tuple[str, str | None]] = []
-        for row in itertools.chain(rows, [None]):
-            if row is not None:
-                batch.append(row)
-            if batch and (row is None or len(batch) == _TEXT_BATCH):
-                writer.write_batch(pa.record_batch([pa.array(c, pa.string()) for c in zip(*batch)], schema=schema))
-                batch = []
-    from datasets import DatasetInfo
-
-    return Dataset.from_file(str(arrow_file), info=DatasetInfo(features=TEXT_ROWS))
+def _csv_rows(spec: SourceSpec, display: str, work: Path):
+    with spec.path.open(encoding="utf-8", newline="") as f:
+        header = next(csv.reader(f), None)
+    if not header:
+        raise HarnessError(f"source {spec.name}: {display} is empty (a CSV file needs a header row)")
+    features = Features({name: Value("string") for name in header})  # every column as text
+    ds = load_dataset("csv", data_files=str(spec.path), split="train", features=features, keep_default_na=False,
+                      cache_dir=str(work / "hf"))
+    yield from _dataset_rows(ds, lambda i: (f"{display} row {i + 1}", i + 1))
 
 
-def _jsonl_lines(path: Path):
-    with path.open("rb") as f:  # binary: lines end at b"\n" only, as JSON Lines says
-        for raw in f:
-            try:
-                yield raw.decode("utf-8").rstrip("\r\n"), None
-            except UnicodeDecodeError as e:
-                yield (raw.decode("utf-8", errors="replace").rstrip("\r\n"),
-                       f"not UTF-8 text ({e.reason} at byte {e.start} of the line)")
-
-
-def _json_array_items(path: Path):
-    for item in json.loads(path.read_text(encoding="utf-8")):
-        yield json.dumps(item, ensure_ascii=False), None
+def _dataset_rows(ds: Dataset, locate):
+    i = 0
+    for batch in ds.iter(batch_size=BATCH):
+        columns = list(batch)
+        for pos in range(len(batch[columns[0]])):
+            where, number = locate(i)
+            yield where, number, None, {c: batch[c][pos] for c in columns}
+            i += 1
 
 
 def _starts_with_array(path: Path) -> bool:
@@ -190,7 +165,7 @@ def hub_dataset_problem(dataset_id: str) -> str | None:
     return hub_problem(dataset_id) if "/" in dataset_id else "not a hub id (expected owner/name) and not a file"
 
 
-def _read_hub(spec: SourceSpec, cache: str) -> RawSource:
+def _hub_rows(spec: SourceSpec):
     problem = hub_dataset_problem(spec.hub)
     if problem:
         raise HarnessError(f"source {spec.name}: hub dataset {spec.hub}: {problem}")
@@ -199,4 +174,4 @@ def _read_hub(spec: SourceSpec, cache: str) -> RawSource:
     except Exception as e:
         raise HarnessError(f"source {spec.name}: cannot load hub dataset {spec.hub} split {spec.split}: "
                            f"{str(e).splitlines()[0]}") from None
-    return RawSource(ds, False, lambda i: (f"{spec.hub}[{spec.split}][{i}]", i + 1))
+    yield from _dataset_rows(ds, lambda i: (f"{spec.hub}[{spec.split}][{i}]", i + 1))
