@@ -106,6 +106,8 @@ def run_suite(request: RunRequest, *, resume: str | None = None, console: Consol
                            loglikelihood_length=getattr(backend, "loglikelihood_length", None))
     if pending and backend is None:
         backend = make_backend(ckpt)
+        pending = pending_work(suite, roles, run.records(), request.batch_size,  # resume: token order needs the backend
+                               loglikelihood_length=getattr(backend, "loglikelihood_length", None))
     if not resume:
         run.write_config(build_config(request, suite, ckpt, roles, backend))
     console.print(f"[bold]Run[/bold] {run.path}  suite={suite.name}  ckpt={ckpt.spec}  roles={', '.join(roles)}")

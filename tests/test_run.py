@@ -43,7 +43,7 @@ def test_no_base_scores_only_the_checkpoint(harness_cli, tiny_adapter, tmp_path)
     code, _, err = harness_cli("run", "--ckpt", tiny_adapter, "--no-base", "--task", "ppl", "--runs-dir", tmp_path)
     assert code == 0, err
     summary = load_json(only_run_dir(tmp_path) / "summary.json")
-    assert summary["roles"] == ["ckpt"] and list(summary["metrics"]) == ["ppl/perplexity"]
+    assert summary["roles"] == ["ckpt"] and list(summary["metrics"]) == ["ppl/perplexity", "ppl/bits_per_byte"]
 
 
 def test_data_replaces_the_validation_set(harness_cli, tiny_model, tmp_path):

@@ -55,7 +55,8 @@ def test_training_writes_checkpoints_each_rescored(trained):
     assert [(x["step"], x["profile"]) for x in lines] == [(1, "checkpoint"), (2, "checkpoint"), (None, "final")]
     first = lines[0]["metrics"]
     assert set(first) == {"format/json_validity_strict", "format/json_validity_lenient", "format/schema_pass_rate",
-                          "format/table_pass_rate", "ppl/perplexity", "usability/usability_rate"}
+                          "format/table_pass_rate", "ppl/perplexity", "ppl/bits_per_byte",
+                          "usability/usability_rate"}
     assert first["ppl/perplexity"]["n"] == 2 and first["ppl/perplexity"]["delta"] is not None
     # training moved the adapter: perplexity differs from the base's
     assert lines[1]["metrics"]["ppl/perplexity"]["ckpt"] != lines[1]["metrics"]["ppl/perplexity"]["base"]
