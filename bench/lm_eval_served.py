@@ -117,7 +117,7 @@ def evaluate(model: str, model_args: dict, tasks_dir: Path) -> dict:
     from lm_eval.tasks import TaskManager
 
     results = lm_eval.simple_evaluate(model=model, model_args=model_args, tasks=["served_mc", "served_gen"],
-                                      task_manager=TaskManager(include_path=str(tasks_dir)), log_samples=False,
+                                      task_manager=TaskManager(include_path=str(tasks_dir)), log_samples=True,
                                       apply_chat_template=True,  # an instruct model answers questions in its chat format
                                       bootstrap_iters=0, random_seed=0, numpy_random_seed=0, torch_random_seed=0)
     return results
@@ -129,6 +129,16 @@ def metric_rows(results: dict) -> dict[str, float]:
         for key, value in metrics.items():
             if isinstance(value, (int, float)) and "stderr" not in key and key != "alias":
                 out[f"{task} {key}"] = float(value)
+    return out
+
+
+def per_sample(results: dict, task: str) -> list:
+    """The raw responses of every request of `task`, in document order: (loglikelihood, is_greedy)
+    per choice for multiple choice, the generated text for generation."""
+    out = []
+    for sample in sorted(results["samples"][task], key=lambda s: s["doc_id"]):
+        for resp in sample["resps"]:
+            out.append(tuple(resp[0]) if isinstance(resp[0], (list, tuple)) else resp[0])
     return out
 
 
@@ -185,6 +195,13 @@ def main() -> None:
     print("metric                            served    hf   difference")
     for key in sorted(a):
         print(f"{key:32s} {a[key]:7.4f} {b.get(key, float('nan')):7.4f} {a[key] - b.get(key, float('nan')):+.4f}")
+    lls = per_sample(served, "served_mc"), per_sample(reference, "served_mc")
+    diffs = [abs(x[0] - y[0]) for x, y in zip(lls[0], lls[1])]
+    greedy_same = sum(x[1] == y[1] for x, y in zip(lls[0], lls[1]))
+    gens = per_sample(served, "served_gen"), per_sample(reference, "served_gen")
+    print(f"served_mc: {len(diffs)} continuation log-likelihoods, max |served - hf| = {max(diffs):.2e}, "
+          f"is_greedy equal {greedy_same}/{len(diffs)}")
+    print(f"served_gen: identical answers {sum(x == y for x, y in zip(*gens))}/{len(gens[0])}")
 
 
 if __name__ == "__main__":

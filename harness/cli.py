@@ -404,7 +404,7 @@ def _add_serve(sub) -> None:
     p.add_argument("--model", required=True, help="what --ckpt of harness run takes: model dir, adapter dir, hub id, alias")
     p.add_argument("--base", help="base model of an adapter (overrides adapter_config.json)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     p.add_argument("--model-name", help="the model id clients name (default: --model as typed)")
     p.add_argument("--gen", action="append", default=[], metavar="KEY=VALUE", help="default generation settings (requests override)")
     p.add_argument("--max-batch-size", type=int, default=8, help="requests generated together (default: 8)")
