@@ -59,6 +59,24 @@ def test_data_replaces_the_validation_set(harness_cli, tiny_model, tmp_path):
     assert summary["metrics"]["ppl/perplexity"]["ckpt"]["n"] == 1
 
 
+def test_data_task_equals_file_replaces_that_tasks_samples(harness_cli, tiny_model, tmp_path):
+    from conftest import REPO
+
+    rows = [json.loads(line) for line in (REPO / "suites" / "data" / "format.jsonl").read_text(encoding="utf-8").splitlines()]
+    mine = tmp_path / "my_format.jsonl"
+    mine.write_text("".join(json.dumps(r | {"id": f"mine-{r['id']}"}, ensure_ascii=False) + "\n" for r in rows[:3]), encoding="utf-8")
+    code, _, err = harness_cli("run", "--ckpt", tiny_model, "--task", "format", "--task", "ppl", "--data", f"format={mine}",
+                               "--gen", "max_new_tokens=4", "--runs-dir", tmp_path / "runs")
+    assert code == 0, err
+    run = only_run_dir(tmp_path / "runs")
+    records = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
+    assert sorted(r["id"] for r in records if r["task"] == "format") == ["mine-f01", "mine-f02", "mine-f03"]
+    assert sum(r["task"] == "ppl" for r in records) == 24  # the other task keeps its own samples
+    tasks = load_json(run / "config.json")["suite"]["tasks"]
+    assert tasks["format"]["samples_file"] == str(mine) and tasks["format"]["n_samples"] == 3
+    assert tasks["ppl"]["samples_file"].endswith("suites/data/ppl_val.jsonl")
+
+
 def _cli(*args) -> list[str]:
     return [sys.executable, "-m", "harness.cli", *map(str, args)]
 
