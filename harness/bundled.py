@@ -64,10 +64,14 @@ def bundled_model_dir() -> Path:
         del model.config.quantization_config
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{BUNDLED_ALIAS}-", dir=target.parent))
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    (tmp / _DONE_MARKER).write_text(f"{src / _GGUF_FILE}\n")
-    if target.exists():  # a half-written folder from an interrupted conversion
-        shutil.rmtree(target)
-    tmp.rename(target)
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / _DONE_MARKER).write_text(f"{src / _GGUF_FILE}\n")
+        if target.exists():  # a half-written folder from an interrupted conversion
+            shutil.rmtree(target)
+        tmp.rename(target)
+    except BaseException:  # Ctrl-C or a full disk mid-way: leave no half-written copy (~0.5 GB) behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return target

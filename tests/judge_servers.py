@@ -8,6 +8,7 @@ them until a number of requests are in flight at once, and records the Authoriza
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import re
@@ -174,6 +175,7 @@ def running(judge: ScriptedJudge):
 
 
 _HELD: list[socket.socket] = []  # sockets kept bound until the test session ends
+atexit.register(lambda: [s.close() for s in _HELD])
 
 
 def closed_port() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 
 import pytest
 import torch
@@ -88,3 +89,38 @@ def test_merge_in_bf16_by_default(harness_cli, tiny_adapter, tmp_path):
 
     with safe_open(str(tmp_path / "m" / "model.safetensors"), "pt") as f:
         assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.bfloat16}
+
+
+def test_harness_chat_to_a_served_model(harness_cli, adapter_backend, monkeypatch):
+    """--ckpt URL --model-name: the same answer over harness serve's API as from the model in process."""
+    from harness.serve import build_app, serve_in_background
+
+    settings = chat_settings({"max_new_tokens": "8", "temperature": "0"})
+    (direct,) = adapter_backend.generate([[{"role": "user", "content": "hello there"}]], settings)
+    assert direct.text.strip()
+    with serve_in_background(build_app(adapter_backend, "tiny-sft")) as url:
+        monkeypatch.setattr("sys.stdin", io.StringIO("hello there\n/exit\n"))
+        code, out, err = harness_cli("chat", "--ckpt", url, "--model-name", "tiny-sft", "--gen", "max_new_tokens=8", "--gen", "temperature=0")
+        assert code == 0, err
+        lines = out.splitlines()
+        assert lines[0].startswith(f"chat with {url}")
+        assert lines[1].startswith(f"assistant: {direct.text}")
+        code, _, err = harness_cli("chat", "--ckpt", url, "--model-name", "tiny-sft", "--role", "base")
+        assert code == 2 and "is not an adapter" in err
+
+
+def test_merge_with_base_for_an_adapter_whose_base_moved(harness_cli, tiny_adapter, tiny_model, adapter_backend, tmp_path):
+    moved = tmp_path / "adapter"
+    shutil.copytree(tiny_adapter, moved)
+    cfg = json.loads((moved / "adapter_config.json").read_text())
+    cfg["base_model_name_or_path"] = str(tmp_path / "base-on-another-machine")
+    (moved / "adapter_config.json").write_text(json.dumps(cfg))
+    code, _, err = harness_cli("merge", "--ckpt", moved, "--out", tmp_path / "m0")
+    assert code == 2 and "base-on-another-machine" in err and "--base" in err and not (tmp_path / "m0").exists()
+    code, _, err = harness_cli("merge", "--ckpt", moved, "--base", tiny_model, "--out", tmp_path / "m", "--dtype", "fp32")
+    assert code == 0, err
+    assert json.loads((tmp_path / "m" / "merged_from.json").read_text())["base"] == str(tiny_model)
+    conv = [[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello there, friend."}]]
+    (merged_nll, _), = HFBackend(resolve_checkpoint(str(tmp_path / "m"))).loglikelihood(conv)
+    (adapter_nll, _), = adapter_backend.loglikelihood(conv, role="ckpt")
+    assert merged_nll == pytest.approx(adapter_nll, rel=1e-4)

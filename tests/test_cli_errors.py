@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 from conftest import build_tiny_model
 
 
@@ -121,3 +122,48 @@ def test_resume_of_a_directory_that_is_not_a_run(harness_cli, tmp_path):
 def test_suites_lists_lab1(harness_cli):
     code, out, _ = harness_cli("suites")
     assert code == 0 and "lab1" in out and "safety" in out and "over_refusal_rate" in out
+
+
+TWO_LL_SUITE = """name: two
+tasks:
+  val_a: {kind: loglikelihood, samples: v.jsonl}
+  val_b: {kind: loglikelihood, samples: v.jsonl}
+"""
+NO_LL_SUITE = """name: none
+tasks:
+  t: {samples: p.jsonl}
+"""
+
+
+@pytest.mark.parametrize("suite_text, tasks", [(TWO_LL_SUITE, "val_a, val_b"), (NO_LL_SUITE, "t")])
+def test_bare_data_is_ambiguous_unless_the_suite_has_one_loglikelihood_task(harness_cli, tiny_model, tmp_path, suite_text, tasks):
+    (tmp_path / "v.jsonl").write_text(json.dumps({"id": "1", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}) + "\n")
+    (tmp_path / "p.jsonl").write_text('{"id": "a", "prompt": "hi"}\n')
+    suite = tmp_path / "s.yaml"
+    suite.write_text(suite_text)
+    code, _, err = harness_cli("run", "--suite", suite, "--ckpt", tiny_model, "--data", tmp_path / "v.jsonl", "--runs-dir", tmp_path / "runs")
+    assert_one_line_error(code, err, f"--data {tmp_path / 'v.jsonl'}: say which task", f"--data TASK={tmp_path / 'v.jsonl'}",
+                          f"(tasks: {tasks})")
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("data", ["{missing}", "ppl={missing}", "format={missing}"])
+def test_missing_data_file(harness_cli, tiny_model, tmp_path, data):
+    missing = tmp_path / "no-such-file.jsonl"
+    code, _, err = harness_cli("run", "--ckpt", tiny_model, "--data", data.format(missing=missing), "--runs-dir", tmp_path / "runs")
+    assert_one_line_error(code, err, "--data: file not found", str(missing))
+    assert not (tmp_path / "runs").exists()
+
+
+def test_data_for_a_task_the_suite_lacks(harness_cli, tiny_model, tmp_path):
+    data = tmp_path / "x.jsonl"
+    data.write_text('{"id": "a", "prompt": "hi"}\n')
+    code, _, err = harness_cli("run", "--ckpt", tiny_model, "--data", f"formats={data}", "--runs-dir", tmp_path / "runs")
+    assert_one_line_error(code, err, "unknown task 'formats'", "format")
+
+
+@pytest.mark.parametrize("size", ["0", "-3"])
+def test_batch_size_below_one(harness_cli, tiny_model, tmp_path, size):
+    code, _, err = harness_cli("run", "--ckpt", tiny_model, "--batch-size", size, "--runs-dir", tmp_path / "runs")
+    assert_one_line_error(code, err, "--batch-size must be >= 1")
+    assert not (tmp_path / "runs").exists()

@@ -163,18 +163,19 @@ def test_the_baseline_file_stands_alone(harness_cli, runs, tmp_path):
     assert doc["metrics"]["ppl/perplexity"]["ckpt"]["n"] == 24
     sample = doc["samples"][0]
     assert {"role", "task", "id", "prompt", "nll_sum", "n_tokens"} <= set(sample) and "output" not in sample
+    # a baseline saved from a private copy of the good run, which is then deleted: the gate and
+    # compare need nothing of the run a baseline came from (the shared runs stay untouched)
+    source = tmp_path / "good-copy"
+    shutil.copytree(runs["good"], source)
     moved = tmp_path / "lab1.json"
-    shutil.copy(runs["baseline"], moved)
-    hidden = runs["good"].with_name("moved-away")
-    runs["good"].rename(hidden)  # the gate needs nothing of the run the baseline came from
-    try:
-        code, _, err = harness_cli("gate", runs["bad"], "--baseline", moved, "--policy", runs["policy"],
-                                   "--junit", tmp_path / "j.xml", "--summary", tmp_path / "s.md")
-        assert code == 1, err
-        code, out, err = harness_cli("compare", moved, runs["bad"])
-        assert code == 0, err
-    finally:
-        hidden.rename(runs["good"])
+    code, _, err = harness_cli("baseline", "save", source, "--out", moved)
+    assert code == 0, err
+    shutil.rmtree(source)
+    code, _, err = harness_cli("gate", runs["bad"], "--baseline", moved, "--policy", runs["policy"],
+                               "--junit", tmp_path / "j.xml", "--summary", tmp_path / "s.md")
+    assert code == 1, err
+    code, out, err = harness_cli("compare", moved, runs["bad"])
+    assert code == 0, err
     assert "ppl/perplexity" in out and "yes, worse" in out
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
+from rich.console import Console
 
-from conftest import build_tiny_model, load_json
+from conftest import CHATML_TEMPLATE, build_tiny_model, load_json, only_run_dir
 from test_mask_audit import TRAINS_USER
 
 CONVS = [
@@ -70,38 +72,53 @@ def test_training_writes_checkpoints_each_rescored(trained):
     assert "safety/over_refusal_rate" in final and final["ppl/perplexity"]["n"] == 24
 
 
-def test_4bit_weights_stay_in_the_trainable_layout_after_evaluation(tiny_model, tmp_path):
-    """Evaluation and rescoring switch the model to eval mode between training steps; on a CPU,
-    bitsandbytes would then repack 4-bit weights for inference and later backward passes would
-    lose their gradients. The trainer must prevent that."""
+class NoHooks:
+    def on_start(self, model, tokenizer): ...
+    def on_checkpoint(self, step, path, model, tokenizer): ...
+
+
+def test_an_evaluation_pass_does_not_change_the_lora_gradients(tiny_model, tmp_path):
+    """Evaluation and rescoring switch the model to eval mode between training steps. On a CPU
+    with AVX512-BF16, bitsandbytes would then repack the 4-bit weights into an inference layout
+    with no autograd: later backward passes stop flowing through the base weights, and the LoRA
+    layers below get (much) smaller, wrong gradients. So: the same batch must give the same LoRA
+    gradients before and after an inference pass, and every one of them must be non-zero."""
     import torch
-    from bitsandbytes.nn import Linear4bit
-    from rich.console import Console
 
     from trainers.config import load_train_config
     from trainers.qlora import QLoRATrainer
 
-    class Hooks:
-        def on_start(self, model, tokenizer): ...
-        def on_checkpoint(self, step, path, model, tokenizer): ...
-
-    config = load_train_config(write_config(tmp_path, tiny_model), ["rescore.suite=null",
+    config = load_train_config(write_config(tmp_path, tiny_model), ["rescore.suite=null", "lora.dropout=0",
                                                                     "model_init_kwargs.attn_implementation=eager"])
-    result = QLoRATrainer().train(config, Hooks(), Console(quiet=True))
-    assert result.model.config._attn_implementation == "eager"  # model_init_kwargs reach from_pretrained (default: sdpa)
-    layers = [m for m in result.model.modules() if isinstance(m, Linear4bit)]
-    assert layers and not any(getattr(m.weight.quant_state, "packing_format_for_cpu", False) for m in layers)
-    result.model.eval()
-    with torch.no_grad():  # an inference pass, as rescoring does
-        result.model(input_ids=torch.tensor([[1, 2, 3]]))
-    assert not any(getattr(m.weight.quant_state, "packing_format_for_cpu", False) for m in layers)
+    model = QLoRATrainer().train(config, NoHooks(), Console(quiet=True)).model
+    assert model.config._attn_implementation == "eager"  # model_init_kwargs reach from_pretrained (default: sdpa)
+    lora = {name: p for name, p in model.named_parameters() if "lora_" in name}
+    assert len(lora) == 2 * 2 * 7  # A and B, 2 layers, 7 linear modules each (all-linear)
+    ids = torch.tensor([[5, 17, 42, 99, 7, 64]], device=next(model.parameters()).device)
+
+    def lora_gradients() -> dict:
+        model.train()
+        model.zero_grad(set_to_none=True)
+        model(input_ids=ids, labels=ids).loss.backward()
+        return {name: p.grad.detach().clone() for name, p in lora.items()}
+
+    before = lora_gradients()
+    assert all(g.abs().sum() > 0 for g in before.values())
+    model.eval()
+    with torch.no_grad():  # an inference pass, as evaluation and rescoring do
+        model(input_ids=ids)
+    after = lora_gradients()
+    changed = [n for n in lora if not torch.allclose(after[n], before[n], rtol=1e-4, atol=1e-7)]
+    assert not changed, f"{len(changed)} of {len(lora)} LoRA gradients changed after an eval pass, e.g. {changed[:2]}"
 
 
 def test_training_outputs_curve_diagnosis_config_and_audit(trained):
     assert (trained / "training_loss.png").stat().st_size > 1000
     summary = load_json(trained / "training_summary.json")
-    assert summary["diagnosis"]["kind"] in {"healthy", "overfitting", "unstable", "flat", "too_short"}
-    assert len(summary["train_loss"]) >= 2 and summary["final_report"].endswith("report.md")
+    # 2 steps log 2 train losses: too few to read a curve, and the diagnosis says so
+    assert len(summary["train_loss"]) == 2 and summary["diagnosis"]["kind"] == "too_short"
+    assert "only 2 logged training losses" in summary["diagnosis"]["message"]
+    assert summary["final_report"].endswith("report.md")
     saved = yaml.safe_load((trained / "train_config.yaml").read_text())
     assert saved["lora"]["r"] == 4 and saved["max_length"] == 128
     audit = load_json(trained / "mask_audit.json")
@@ -292,3 +309,68 @@ def test_trl_names_of_harness_keys_are_read_as_the_harness_keys(tiny_model, tmp_
     assert config.sft_overrides == {"max_grad_norm": 0.5, "neftune_noise_alpha": 5.0}
     saved = config.to_dict()
     assert saved["epochs"] == 2 and saved["neftune_noise_alpha"] == 5.0 and "sft_overrides" not in saved
+
+
+TRAINS_NOTHING = CHATML_TEMPLATE + "{% generation %}{% endgeneration %}"  # markers around no token
+
+
+def test_training_refuses_a_mask_that_trains_nothing(harness_cli, tmp_path):
+    model = build_tiny_model(tmp_path / "empty-mask-model", chat_template=TRAINS_NOTHING)
+    code, _, err = harness_cli("train", "--config", write_config(tmp_path, model))
+    assert code == 2 and "mask audit failed" in err and "trains no token at all" in err
+    assert not (tmp_path / "out" / "checkpoint-1").exists()
+
+
+# The same short answer to every question: a set any working trainer learns within a few steps.
+TOY = [[{"role": "user", "content": f"Question {i}: what is the answer?"}, {"role": "assistant", "content": "The answer is 42."}]
+       for i in range(16)]
+
+
+def train_toy(tmp_path, model, **overrides):
+    """Plain LoRA (quantization: none) on TOY[:12], validated on the separate file TOY[12:]."""
+    from trainers.config import load_train_config
+    from trainers.qlora import QLoRATrainer
+
+    (tmp_path / "toy.jsonl").write_text("".join(json.dumps({"messages": c}) + "\n" for c in TOY[:12]))
+    (tmp_path / "toy_val.jsonl").write_text("".join(json.dumps({"messages": c}) + "\n" for c in TOY[12:]))
+    path = write_config(tmp_path, model, quantization="none",
+                        data={"train": str(tmp_path / "toy.jsonl"), "validation": str(tmp_path / "toy_val.jsonl")},
+                        lora={"r": 8, "alpha": 16, "dropout": 0.0}, per_device_batch_size=2, gradient_accumulation_steps=1,
+                        max_steps=-1, epochs=2, learning_rate=1e-2, lr_scheduler="constant", warmup_ratio=0.0,
+                        save_steps=1000, eval_steps=4, rescore={"suite": None}, **overrides)
+    console = Console(record=True, width=200)
+    result = QLoRATrainer().train(load_train_config(path), NoHooks(), console)
+    return result, console.export_text()
+
+
+def test_loss_falls_on_a_learnable_toy_set_without_quantization_on_a_validation_file(tiny_model, tmp_path):
+    from bitsandbytes.nn import Linear4bit
+
+    result, printed = train_toy(tmp_path, tiny_model)
+    assert "data: 12 train / 4 validation conversations" in printed  # data.validation, not a split of train
+    assert "(unquantized, CPU" in printed and not any(isinstance(m, Linear4bit) for m in result.model.modules())
+    evals = [e["eval_loss"] for e in result.log_history if "eval_loss" in e]
+    train = [e["loss"] for e in result.log_history if "loss" in e]
+    assert len(evals) == 1 + 12 // 4 and len(train) == 12  # 12 conversations x 2 epochs / batch 2
+    assert evals[-1] < 0.9 * evals[0], evals  # measured: 6.41 -> 5.23
+    assert max(train[-3:]) < min(train[:3]), train
+
+
+def test_packing_trains_on_fewer_longer_rows(tiny_model, tmp_path):
+    result, _ = train_toy(tmp_path, tiny_model, packing=True)
+    steps = max(e["step"] for e in result.log_history)
+    assert steps < 12  # unpacked: 12 steps (test above); packed, several conversations share a row
+    evals = [e["eval_loss"] for e in result.log_history if "eval_loss" in e]
+    assert evals[-1] < 0.9 * evals[0], evals
+
+
+def test_the_final_report_is_reproduced_by_harness_run_on_the_final_adapter(harness_cli, trained, tmp_path):
+    """docs/training.md: the final adapter is scored the way `harness run --ckpt <out>/final` does."""
+    final = [json.loads(x) for x in (trained / "scores.jsonl").read_text().splitlines()][-1]
+    assert final["profile"] == "final"
+    code, _, err = harness_cli("run", "--ckpt", trained / "final", "--gen", "max_new_tokens=4", "--runs-dir", tmp_path)
+    assert code == 0, err
+    rerun = load_json(only_run_dir(tmp_path) / "summary.json")
+    reported = load_json(Path(final["run_dir"]) / "summary.json")
+    assert rerun["suite_version"] == reported["suite_version"] and rerun["roles"] == reported["roles"] == ["base", "ckpt"]
+    assert rerun["metrics"] == reported["metrics"]
