@@ -13,7 +13,6 @@ every saved checkpoint; "final" is the whole suite, run on the final adapter.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.checkpoint import Checkpoint
-from harness.jsonl import JsonlAppender
+from harness.jsonl import JsonlAppender, iter_complete_rows
 from harness.rundir import RunDir
 from harness.runner import RunRequest, build_config, execute, finish, pending_work
 from harness.scoring import score_run
@@ -131,7 +130,4 @@ def headline(line: dict, names: dict[str, str]) -> str:
 
 
 def read_scores(output_dir: Path) -> list[dict]:
-    f = Path(output_dir) / "scores.jsonl"
-    if not f.exists():
-        return []
-    return [json.loads(line) for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return list(iter_complete_rows(Path(output_dir) / "scores.jsonl"))  # a line torn by a kill is skipped

@@ -4,22 +4,35 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Iterator
 
 import jsonschema
 
 from harness.scorers import passed, scorer, unscored
 
-_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 _NOT_FOUND = object()
+# Looking for a JSON value in prose tries a decode at each "[" / "{"; a failed decode costs about the
+# distance it got. These bounds keep a 1 MB answer linear: at most this many starts, and at most
+# this many characters decoded in all (times the answer's length).
+MAX_STARTS = 256
+DECODE_BUDGET = 4
 
 
 def parse_strict(text: str) -> Any:
     """The whole answer is one JSON value (surrounding whitespace allowed)."""
     try:
         return json.loads(text.strip())
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # JSONDecodeError, a number over the int digit limit, 10k-deep nesting
         return _NOT_FOUND
+
+
+def fenced_blocks(text: str) -> Iterator[str]:
+    """The insides of ``` fences (a json/JSON tag dropped), found with str.find: linear in the text."""
+    at = 0
+    while (start := text.find("```", at)) >= 0 and (end := text.find("```", start + 3)) >= 0:
+        body = text[start + 3 : end]
+        yield body[4:] if body.startswith(("json", "JSON")) else body
+        at = end + 3
 
 
 def parse_lenient(text: str) -> Any:
@@ -27,17 +40,22 @@ def parse_lenient(text: str) -> Any:
     value = parse_strict(text)
     if value is not _NOT_FOUND:
         return value
-    for block in _FENCE.findall(text):
+    for block in fenced_blocks(text):
         value = parse_strict(block)
         if value is not _NOT_FOUND:
             return value
     decoder = json.JSONDecoder()
-    for match in re.finditer(r"[\[{]", text):
+    budget = DECODE_BUDGET * len(text)
+    for n, match in enumerate(re.finditer(r"[\[{]", text)):
+        if n >= MAX_STARTS or budget <= 0:
+            break
         try:
             value, _end = decoder.raw_decode(text, match.start())
             return value
-        except json.JSONDecodeError:
-            continue
+        except json.JSONDecodeError as e:
+            budget -= e.pos - match.start()
+        except (ValueError, RecursionError):
+            budget -= 1000  # nesting deeper than the recursion limit (or a huge number): a short scan
     return _NOT_FOUND
 
 
@@ -78,7 +96,10 @@ def json_schema():
             validator = jsonschema.Draft202012Validator(sample["schema"])
         except jsonschema.SchemaError as e:
             return unscored(f"the sample's schema is invalid: {e.message}")
-        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.path))
+        try:
+            errors = sorted(validator.iter_errors(value), key=lambda e: list(e.path))
+        except RecursionError:
+            return unscored("the JSON value is nested too deeply to validate")
         if not errors:
             return passed(True, "matches schema")
         first = errors[0]
