@@ -12,7 +12,8 @@ Each is configured like alpaca_eval's evaluators: a YAML file in judges/configs/
 as the scorer's `config` parameter) names the prompt template, the completion settings and the
 parser. A judge that is down or keeps failing only leaves its judgments unscored ("unscored: judge
 error: ..."); an unparseable reply is "unscored: parse failure: ..." with the raw reply kept.
-A judge error is transient: the next scoring pass asks again (good replies come from the cache).
+A judgment without a verdict (a judge error or a parse failure) is transient: the next scoring pass
+asks again; good replies come from the cache, which never holds a failed or unparseable reply.
 """
 
 from __future__ import annotations
@@ -127,8 +128,8 @@ class _JudgeScorer:
         for key, row in self.judgments(jobs, replies, judge.model).items():
             entries = self.scores_of(row, by_key[key])
             details = {"judgment": row}
-            if row["status"] == JUDGE_ERROR:
-                details["transient"] = True  # asked again by the next pass
+            if row["status"] != OK:  # a judge error or an unparseable reply: asked again by the next pass
+                details["transient"] = True
             yield ScoreRecord(key[0], key[1], key[2], self.kind, entries, details)
 
     def judgments(self, jobs: list[Job], replies: list[JudgeReply], judge_model: str) -> dict[Key, dict]:
