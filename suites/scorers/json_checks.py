@@ -11,6 +11,8 @@ import jsonschema
 from harness.scorers import passed, scorer, unscored
 
 _NOT_FOUND = object()
+_TOO_DEEP = object()  # valid JSON may nest deeper than Python's parser goes (about 1,000 levels)
+TOO_DEEP = "the JSON nests deeper than the parser's limit (about 1,000 levels), so it cannot be checked"
 # Looking for a JSON value in prose tries a decode at each "[" / "{"; a failed decode costs about the
 # distance it got. These bounds keep a 1 MB answer linear: at most this many starts, and at most
 # this many characters decoded in all (times the answer's length).
@@ -22,8 +24,10 @@ def parse_strict(text: str) -> Any:
     """The whole answer is one JSON value (surrounding whitespace allowed)."""
     try:
         return json.loads(text.strip())
-    except (ValueError, RecursionError):  # JSONDecodeError, a number over the int digit limit, 10k-deep nesting
+    except ValueError:  # JSONDecodeError, or a number over Python's int digit limit
         return _NOT_FOUND
+    except RecursionError:
+        return _TOO_DEEP
 
 
 def fenced_blocks(text: str) -> Iterator[str]:
@@ -41,11 +45,14 @@ def parse_lenient(text: str) -> Any:
     if value is not _NOT_FOUND:
         return value
     for block in fenced_blocks(text):
+        if block.isspace() or not block:
+            continue
         value = parse_strict(block)
         if value is not _NOT_FOUND:
             return value
     decoder = json.JSONDecoder()
     budget = DECODE_BUDGET * len(text)
+    too_deep = False
     for n, match in enumerate(re.finditer(r"[\[{]", text)):
         if n >= MAX_STARTS or budget <= 0:
             break
@@ -54,9 +61,11 @@ def parse_lenient(text: str) -> Any:
             return value
         except json.JSONDecodeError as e:
             budget -= e.pos - match.start()
-        except (ValueError, RecursionError):
-            budget -= 1000  # nesting deeper than the recursion limit (or a huge number): a short scan
-    return _NOT_FOUND
+        except RecursionError:
+            too_deep, budget = True, budget - 1000  # failed about a thousand levels in: a short scan
+        except ValueError:  # a number over the int digit limit
+            budget -= 1000
+    return _TOO_DEEP if too_deep else _NOT_FOUND
 
 
 def _wants_json(sample: dict) -> bool:
@@ -75,7 +84,10 @@ def json_valid(mode: str = "strict"):
             return None
         if not answer.text.strip():
             return passed(False, "empty answer")
-        ok = parse(answer.text) is not _NOT_FOUND
+        value = parse(answer.text)
+        if value is _TOO_DEEP:
+            return unscored(TOO_DEEP)
+        ok = value is not _NOT_FOUND
         return passed(ok, f"{mode}: {'one JSON value' if ok else 'no parseable JSON value'}")
 
     return score
@@ -89,6 +101,8 @@ def json_schema():
         if "schema" not in sample:
             return None
         value = parse_lenient(answer.text)
+        if value is _TOO_DEEP:
+            return unscored(TOO_DEEP)
         if value is _NOT_FOUND:
             return passed(False, "no JSON value to validate")
         try:
