@@ -196,13 +196,16 @@ def _add_train(sub) -> None:
     p.add_argument("--config", help="training config YAML (see trainers/configs/)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. lora.r=8")
     p.add_argument("--rescore", metavar="SUITE", help="suite to rescore checkpoints with ('none' to skip); default: the config's")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a killed run from the last complete checkpoint in output_dir (checkpoints already "
+                        "in scores.jsonl are not rescored)")
 
 
 def cmd_train(args, console: Console) -> int:
     from harness.training import run_training
     from trainers.config import load_train_config
 
-    config = load_train_config(args.config, args.set)
+    config = load_train_config(args.config, args.set + (["resume_from_checkpoint=true"] if args.resume else []))
     if args.rescore:
         config.rescore.suite = None if args.rescore == "none" else args.rescore
     run_training(config, console)

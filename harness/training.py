@@ -10,12 +10,13 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from harness.checkpoint import Checkpoint, resolve_checkpoint
+from harness.checkpoint import Checkpoint, resolve_checkpoint, weights_hash
 from harness.checkpoint_scores import Rescorer, read_scores
 from reports.plots import plot_loss
 from trainers import get_trainer
 from trainers.config import TrainConfig, load_train_config
 from trainers.diagnosis import diagnose
+from trainers.distributed import is_main_process
 
 
 class RescoreHooks:
@@ -36,14 +37,26 @@ class RescoreHooks:
     def on_checkpoint(self, step: int, path: Path, model, tokenizer) -> None:
         if self.rescorer is None:
             return
-        backend, ckpt = self.backend(path, model, tokenizer)
-        self.rescorer.score(backend, ckpt, step)
+        import torch
+
+        # Generation seeds torch's RNG (sampling settings); training must go on with the random state
+        # it had (dropout), or the run would depend on rescoring and a resumed run would differ.
+        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices):
+            backend, ckpt = self.backend(path, model, tokenizer)
+            self.rescorer.score(backend, ckpt, step)
 
 
 def run_training(config: TrainConfig, console: Console) -> dict:
+    """Train, rescoring every checkpoint. Across processes (`accelerate launch`) every process
+    trains; rescoring, the plot and the reports are the main process's (trainers/distributed.py)."""
+    main = is_main_process()
+    if not main:
+        console = Console(quiet=True)  # one voice: the main process's
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "train_config.yaml").write_text(yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False))
+    if main:
+        (out / "train_config.yaml").write_text(yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False))
     trainer = get_trainer(config.trainer)
     base_model = resolve_checkpoint(config.model, trust_remote_code=config.trust_remote_code).model
     r = config.rescore
@@ -55,6 +68,8 @@ def run_training(config: TrainConfig, console: Console) -> dict:
     hooks = RescoreHooks(rescorer, base_model)
     console.print(f"[bold]train[/bold] trainer={config.trainer} model={config.model} output={out}")
     result = trainer.train(config, hooks, console)
+    if not main:
+        return {}
 
     train_pts = [(e["step"], e["loss"]) for e in result.log_history if "loss" in e]
     eval_pts = [(e["step"], e["eval_loss"]) for e in result.log_history if "eval_loss" in e]
@@ -74,7 +89,11 @@ def run_training(config: TrainConfig, console: Console) -> dict:
         result.model = None  # the 4-bit training copy is not needed any more
         ckpt = resolve_checkpoint(str(result.final_dir), base=base_model)
         console.print("[bold]final adapter: full suite[/bold]")
-        final_line = rescorer.score(make_backend(ckpt), ckpt, step=None, full=True)
+        final_line = rescorer.scored("final", weights_hash(ckpt.adapter))  # a resumed run that had got this far
+        if final_line is not None:
+            console.print(f"[dim]final adapter: already rescored ({rescorer.scores_file.name}), skipped[/dim]")
+        else:
+            final_line = rescorer.score(make_backend(ckpt), ckpt, step=None, full=True)
     scores = read_scores(out)
     if rescorer:
         print_trajectory(scores, rescorer.load(full=False).headline, console)

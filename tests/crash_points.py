@@ -2,8 +2,8 @@
 
     python tests/crash_points.py FILE N [torn] -- run --suite lab1 ...
 
-FILE is a run file the process appends to (samples.jsonl, scores.jsonl); N counts the rows this
-process writes to it. After the Nth row is written (and fsynced) the process kills itself with
+FILE is a file the process appends to, by name (samples.jsonl, scores.jsonl: any such file) or by
+its full path; N counts the rows this process writes to it. After the Nth row is written (and fsynced) the process kills itself with
 SIGKILL: no cleanup, no flush, like a power cut or the OOM killer. With `torn`, only the first half
 of the Nth row's bytes reach the file before the kill: a write cut mid-line.
 
@@ -25,7 +25,7 @@ def kill_after(file_name: str, n: int, torn: bool) -> None:
     written = {"rows": 0}
 
     def write(self, row):
-        if self.path.name != file_name:
+        if file_name not in (self.path.name, str(self.path)):
             return original(self, row)
         written["rows"] += 1
         if written["rows"] < n:

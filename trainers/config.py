@@ -72,6 +72,7 @@ class TrainConfig:
     eval_steps: int = 100
     save_total_limit: int | None = None
     trust_remote_code: bool = False
+    resume_from_checkpoint: bool | str = False  # true: the last checkpoint-<step> in output_dir; or a path
     rescore: RescoreSettings = field(default_factory=RescoreSettings)
 
     @property
@@ -184,3 +185,5 @@ def _validate(c: TrainConfig, where: str) -> None:
     for ok, msg in checks:
         if not ok:
             raise HarnessError(f"{where}: {msg}")
+    if not isinstance(c.resume_from_checkpoint, (bool, str)):
+        raise HarnessError(f"{where}: resume_from_checkpoint must be true, false or a checkpoint directory")

@@ -9,6 +9,7 @@ byte-identical text. The mask audit runs first and training refuses to start on 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from rich.console import Console
@@ -20,7 +21,9 @@ from harness.errors import HarnessError
 from trainers.base import TrainResult, register_trainer
 from trainers.config import TrainConfig
 from trainers.data import train_validation
+from trainers.distributed import is_main_process, wait_for_everyone, world_size
 from trainers.mask_audit import audit_mask, summary_lines
+from trainers.resume import final_from, finished_state, resume_point
 
 AUDIT_EXAMPLES = 200
 
@@ -38,6 +41,12 @@ class QLoRATrainer:
 
         out = Path(config.output_dir)
         out.mkdir(parents=True, exist_ok=True)
+        resume = resume_point(config.resume_from_checkpoint, out)  # before loading anything: a bad path says so now
+        done = finished_state(resume, config.max_steps)
+        if done is not None:  # killed after the last step: nothing to train, final/ is the last checkpoint
+            console.print(f"training finished at step {done['global_step']} ({resume}); nothing left to train")
+            final = final_from(resume, out / "final") if is_main_process() else out / "final"
+            return TrainResult(final, list(done["log_history"]))
         ckpt = resolve_checkpoint(config.model, trust_remote_code=config.trust_remote_code)
         if ckpt.adapter:
             raise HarnessError(f"model: {config.model} is an adapter; train on a base or full model")
@@ -59,8 +68,8 @@ class QLoRATrainer:
                 load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                 bnb_4bit_compute_dtype=compute_dtype,
             )
-        if cuda:
-            load_kwargs["device_map"] = {"": 0}
+        if cuda:  # across processes each one trains on its own GPU
+            load_kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
         console.print(f"loading {ckpt.spec} ({'4-bit NF4' if config.quantization == 'nf4' else 'unquantized'}, "
                       f"{'GPU' if cuda else 'CPU'}, {'bf16' if bf16 else 'fp32'} compute)")
         model = AutoModelForCausalLM.from_pretrained(ckpt.model, **load_kwargs)
@@ -92,12 +101,13 @@ class QLoRATrainer:
             logging_steps=config.logging_steps,
             logging_first_step=True,
             eval_strategy="steps",
-            eval_on_start=True,  # the base's eval loss: the diagnosis reads the curve from there
+            eval_on_start=resume is None,  # the base's eval loss: the diagnosis reads the curve from there
             eval_steps=config.eval_steps,
             save_strategy="steps",
             save_steps=config.save_steps,
             save_total_limit=config.save_total_limit,
-            save_only_model=True,
+            save_only_model=False,  # optimizer, scheduler and RNG states too: a killed run resumes exactly
+            ddp_timeout=6 * 3600,  # across processes the others wait while the main one rescores a checkpoint
             report_to="none",
             seed=config.seed,
             use_cpu=not cuda,
@@ -111,18 +121,22 @@ class QLoRATrainer:
         trainable, total = trainer.model.get_nb_trainable_parameters()
         console.print(
             f"LoRA r={lora.r} alpha={lora.lora_alpha}: {trainable / 1e6:.2f}M trainable of {total / 1e6:.1f}M "
-            f"({trainable / total:.2%}); effective batch {config.effective_batch} "
-            f"({config.per_device_batch_size} x {config.gradient_accumulation_steps}); lr {config.learning_rate:g} {config.lr_scheduler}"
+            f"({trainable / total:.2%}); effective batch {config.effective_batch * world_size()} "
+            f"({config.per_device_batch_size} x {config.gradient_accumulation_steps}"
+            f"{f' x {world_size()} processes' if world_size() > 1 else ''}); lr {config.learning_rate:g} {config.lr_scheduler}"
         )
         hooks.on_start(trainer.model, tokenizer)
         from transformers.trainer_callback import PrinterCallback
 
         trainer.remove_callback(PrinterCallback)  # it prints raw log dicts; the Rich bar shows the loss
-        trainer.add_callback(_ProgressAndRescore(hooks, tokenizer, console))
-        trainer.train()
+        trainer.add_callback(_ProgressAndRescore(hooks, tokenizer, console, quantized=config.quantization == "nf4"))
+        if resume:
+            console.print(f"resuming from {resume}")
+        trainer.train(resume_from_checkpoint=resume)
         final = out / "final"
-        trainer.save_model(str(final))
-        tokenizer.save_pretrained(str(final))
+        trainer.save_model(str(final))  # the main process writes, the others wait
+        if is_main_process():
+            tokenizer.save_pretrained(str(final))
         return TrainResult(final, list(trainer.state.log_history), trainer.model, tokenizer)
 
     @staticmethod
@@ -130,7 +144,8 @@ class QLoRATrainer:
         from harness.backends.hf import end_of_turn_ids
 
         report = audit_mask(tokenizer, train[:AUDIT_EXAMPLES], tokenizer.chat_template, end_of_turn_ids(tokenizer))
-        (out / "mask_audit.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        if is_main_process():
+            (out / "mask_audit.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
         for line in summary_lines(report):
             console.print(f"  mask audit: {line}", highlight=False)
         if not report.ok:
@@ -149,6 +164,22 @@ def keep_4bit_weights_trainable_on_cpu(model) -> None:
             module.support_avx512bf16_for_cpu = False
 
 
+def adapter_back_to_bf16(model, optimizer) -> None:
+    """TRL trains a QLoRA adapter in bf16 (it casts the LoRA weights after creating them, as the QLoRA
+    paper does), but resuming loads them back as fp32 (peft upcasts adapters on loading), which would
+    change every number from the resumed step on. Cast the trainable weights and their optimizer
+    state back; nothing is lost, they were saved in bf16."""
+    import torch
+
+    for param in model.parameters():
+        if not param.requires_grad or param.dtype != torch.float32:
+            continue
+        param.data = param.data.to(torch.bfloat16)
+        for key, value in (optimizer.state.get(param, {}) if optimizer is not None else {}).items():
+            if torch.is_tensor(value) and value.shape == param.shape and value.dtype == torch.float32:
+                optimizer.state[param][key] = value.to(torch.bfloat16)
+
+
 def datasets_progress_off() -> None:
     """TRL's dataset preparation prints four progress bars per split; ours says what happens."""
     from datasets.utils.logging import disable_progress_bar
@@ -165,17 +196,21 @@ def _callback_base():
 class _ProgressAndRescore(_callback_base()):
     """A Rich progress bar with the latest loss, and the rescoring hook after each save."""
 
-    def __init__(self, hooks, tokenizer, console: Console):
-        self.hooks, self.tokenizer, self.console = hooks, tokenizer, console
+    def __init__(self, hooks, tokenizer, console: Console, quantized: bool = False):
+        self.hooks, self.tokenizer, self.console, self.quantized = hooks, tokenizer, console, quantized
         self.progress = None
         self.bar = None
         self.loss = None
 
-    def on_train_begin(self, args, state, control, **kw):
+    def on_train_begin(self, args, state, control, model=None, optimizer=None, **kw):
         columns = [TextColumn("training {task.fields[loss]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
         self.progress = Progress(*columns, console=self.console)
         self.progress.start()
-        self.bar = self.progress.add_task("train", total=state.max_steps, loss="")
+        self.bar = self.progress.add_task("train", total=state.max_steps, loss="", completed=state.global_step)
+        if state.global_step:  # resumed: the weights are the checkpoint's; rescore it if the killed run had not
+            if self.quantized:
+                adapter_back_to_bf16(model, optimizer)
+            self._rescore(Path(args.output_dir) / f"checkpoint-{state.global_step}", state, model)
 
     def on_step_end(self, args, state, control, **kw):
         self.progress.update(self.bar, completed=state.global_step)
@@ -188,9 +223,15 @@ class _ProgressAndRescore(_callback_base()):
             self.progress.console.print(f"step {state.global_step}: eval loss {logs['eval_loss']:.3f}")
 
     def on_save(self, args, state, control, model=None, **kw):
-        path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        self.hooks.on_checkpoint(state.global_step, path, model, self.tokenizer)
-        model.train()
+        self._rescore(Path(args.output_dir) / f"checkpoint-{state.global_step}", state, model)
+
+    def _rescore(self, path: Path, state, model) -> None:
+        """The main process rescores (once per checkpoint: scores.jsonl says which are done); the
+        others wait for it, then all train on."""
+        if state.is_world_process_zero:
+            self.hooks.on_checkpoint(state.global_step, path, model, self.tokenizer)
+            model.train()
+        wait_for_everyone()
 
     def on_train_end(self, args, state, control, **kw):
         self.progress.stop()
