@@ -13,6 +13,9 @@ from the prompt), except for the prompts a fault applies to, which get one of FA
     wrong_language    HTTP 200, the verdict written with Chinese keywords ("判定：[[A]]")
     over_max_tokens   HTTP 200, a 200,000-character ramble with no verdict, finish_reason "length"
 
+`delay_s` answers every request after a fixed delay (a remote API's latency); `gather` holds each
+request until that many are in flight (a barrier: concurrency shown without timing).
+
 A fault applies to a prompt when `selects(prompt)` is true (by default: every third prompt, by a
 hash of its text, so the same prompts fail on every attempt and on every run, whatever the order
 requests arrive in), for its first `times` attempts (None: every attempt). `recover()` ends all
@@ -44,7 +47,7 @@ def every_third(prompt: str) -> bool:
 
 class FaultyJudge:
     def __init__(self, fault: str | None, *, selects: Callable[[str], bool] = every_third, times: int | None = None,
-                 hang_s: float = 3.0, retry_after_s: int = 1, delay_s: float = 0.0):
+                 hang_s: float = 3.0, retry_after_s: int = 1, delay_s: float = 0.0, gather: int = 0):
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; known: {FAULTS}")
         self.fault, self.selects, self.times = fault, selects, times
@@ -54,7 +57,10 @@ class FaultyJudge:
         self.arrivals: dict[str, list[float]] = collections.defaultdict(list)  # prompt -> monotonic times
         self.faulted: set[str] = set()  # prompts that got a fault at least once
         self.on_request: Callable[[int], None] | None = None  # called with the running request count
+        self.gather = gather  # hold each request until this many are in flight (at most 1 s): a barrier
+        self.in_flight = self.max_in_flight = 0
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._closing = threading.Event()
 
     @property
@@ -118,6 +124,11 @@ class FaultyJudge:
                     if fault:
                         judge.faulted.add(prompt)
                     count = judge.requests
+                    judge.in_flight += 1
+                    judge.max_in_flight = max(judge.max_in_flight, judge.in_flight)
+                    judge._arrived.notify_all()
+                    if judge.gather:
+                        judge._arrived.wait_for(lambda: judge.in_flight >= judge.gather, timeout=1)
                 if judge.on_request:
                     judge.on_request(count)
                 if judge.delay_s:
@@ -126,6 +137,9 @@ class FaultyJudge:
                     self._answer(fault, prompt, body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up on us (a hang past its timeout)
+                finally:
+                    with judge._lock:
+                        judge.in_flight -= 1
 
             def _answer(self, fault: str | None, prompt: str, body: dict):
                 good = judge.verdicts.reply_to(prompt)
@@ -160,11 +174,15 @@ class FaultyJudge:
         return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default listen backlog (5) drops connections a burst of 32 requests opens
+
+
 @contextlib.contextmanager
 def serving(judge: FaultyJudge):
     """Serve `judge` on a free 127.0.0.1 port; yields the base URL (`.../v1`)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), judge.handler())
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), judge.handler())
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
