@@ -65,7 +65,10 @@ def _lab1_samples() -> list[dict]:
 
 
 SAMPLES = _lab1_samples()
-PER_SAMPLE = {name: info for name, info in registered_scorers().items() if not info.batch}
+# every scorer the package registers, and any a plugin adds; not the deliberately odd ones that other
+# test modules register for their own tests (one raises on purpose)
+PER_SAMPLE = {name: info for name, info in registered_scorers().items()
+              if not info.batch and not info.factory.__module__.startswith("test_")}
 MODES = {"json_valid": [{"mode": "strict"}, {"mode": "lenient"}]}
 
 
@@ -170,7 +173,7 @@ def test_registered_judge_scorers_turn_any_reply_into_a_verdict_or_a_reason(repl
     from judges.scorers import Job
 
     for name, info in registered_scorers().items():
-        if not info.batch:
+        if not info.batch or info.factory.__module__.startswith("test_"):
             continue
         judge = info.factory()
         exchange = judge.exchange(Job(("ckpt", "t", "x"), None, "t", []), JudgeReply(reply, error, finish_reason=finish))
