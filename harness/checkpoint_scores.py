@@ -13,15 +13,14 @@ every saved checkpoint; "final" is the whole suite, run on the final adapter.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
 
 from rich.console import Console
 
-from harness.checkpoint import Checkpoint
-from harness.jsonl import JsonlAppender
+from harness.checkpoint import Checkpoint, weights_hash
+from harness.jsonl import JsonlAppender, iter_complete_rows
 from harness.rundir import RunDir
 from harness.runner import RunRequest, build_config, execute, finish, pending_work
 from harness.scoring import score_run
@@ -57,9 +56,22 @@ class Rescorer:
             task.samples = spread(task.samples, self.max_samples)
         return suite
 
+    def scored(self, profile: str, adapter_hash: str | None) -> dict | None:
+        """The scores.jsonl line of these adapter weights in this profile, if they were scored."""
+        if adapter_hash is None:
+            return None
+        return next((line for line in read_scores(self.output_dir)
+                     if line.get("profile") == profile and line.get("adapter_hash") == adapter_hash), None)
+
     def score(self, backend, ckpt: Checkpoint, step: int | None, *, full: bool = False) -> dict:
-        """Score `ckpt` (the adapter `backend` has on) against its base; append to scores.jsonl."""
+        """Score `ckpt` (the adapter `backend` has on) against its base; append to scores.jsonl.
+        Weights scored before (a resumed training run) are not scored again."""
         profile = "final" if full else "checkpoint"
+        adapter_hash = weights_hash(ckpt.adapter)
+        done = self.scored(profile, adapter_hash)
+        if done is not None:
+            self.console.print(f"[dim]{Path(ckpt.adapter).name}: already rescored ({self.scores_file.name}), skipped[/dim]")
+            return done
         suite = self.load(full)
         base_records, base_scores = self._base_records(backend, suite, ckpt, profile)
         name = Path(ckpt.adapter or ckpt.spec).name
@@ -80,6 +92,7 @@ class Rescorer:
         line = {
             "step": step,
             "checkpoint": ckpt.adapter,
+            "adapter_hash": adapter_hash,
             "profile": profile,
             "run_dir": str(run.path),
             "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -131,7 +144,4 @@ def headline(line: dict, names: dict[str, str]) -> str:
 
 
 def read_scores(output_dir: Path) -> list[dict]:
-    f = Path(output_dir) / "scores.jsonl"
-    if not f.exists():
-        return []
-    return [json.loads(line) for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return list(iter_complete_rows(Path(output_dir) / "scores.jsonl"))  # a line torn by a kill is skipped

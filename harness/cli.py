@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, HarnessWarning
 
 EXIT_USAGE = 2
 
@@ -33,6 +33,7 @@ def _add_run(sub) -> None:
     p.add_argument("--model-name", help="with --ckpt http://HOST:PORT/v1 (an OpenAI-compatible server): the served model's id")
     p.add_argument("--backend", help="a registered model backend other than the default (hf; openai for a URL)")
     _add_load_flags(p)
+    _add_request_flags(p)
     _add_judge_flags(p)
 
 
@@ -53,6 +54,29 @@ def _load_options(args) -> dict:
     if args.load_in_4bit:
         given["load_in_4bit"] = True
     return LoadOptions.parse(given, lambda key: "--" + key.replace("_", "-")).describe()
+
+
+def _add_request_flags(p) -> None:
+    g = p.add_argument_group("a model served over an OpenAI-compatible API (--ckpt URL, the openai backend)")
+    g.add_argument("--request-concurrency", type=int, metavar="N",
+                   help="requests in flight at once (default: 8); a batch holds at least this many prompts")
+    g.add_argument("--request-timeout", type=float, metavar="S", help="seconds per request (default: 60)")
+    g.add_argument("--request-retries", type=int, metavar="N",
+                   help="retries on 429, 5xx, timeouts, connection errors (default: 4)")
+    g.add_argument("--request-backoff", type=float, metavar="S", help="first retry wait in seconds, doubling (default: 1)")
+
+
+def _request_options(args) -> dict:
+    """The --request-* flags given, checked (harness.openai_client.EndpointSettings field names)."""
+    given = {field: value for field, value in (
+        ("concurrency", args.request_concurrency), ("timeout_s", args.request_timeout),
+        ("retries", args.request_retries), ("backoff_s", args.request_backoff)) if value is not None}
+    for flag, field, low, strict in (("--request-concurrency", "concurrency", 1, False), ("--request-retries", "retries", 0, False),
+                                     ("--request-timeout", "timeout_s", 0, True), ("--request-backoff", "backoff_s", 0, False)):
+        value = given.get(field)
+        if value is not None and (value < low or (strict and value == low)):
+            raise HarnessError(f"{flag} must be {'>' if strict else '>='} {low}, got {value:g}")
+    return given
 
 
 def _add_judge_flags(p) -> None:
@@ -109,6 +133,7 @@ def cmd_run(args, console: Console) -> int:
         data=_data_overrides(args.suite, args.data), gen=parse_cli_overrides(args.gen),
         batch_size=args.batch_size, trust_remote_code=args.trust_remote_code, runs_dir=args.runs_dir,
         model_name=args.model_name, backend=args.backend, judge=_judge_options(args), load=_load_options(args),
+        requests=_request_options(args),
     )
     run_suite(request, console=console)
     return 0
@@ -203,7 +228,10 @@ def _add_train(sub) -> None:
     p.add_argument("--rescore", metavar="SUITE", help="suite to rescore checkpoints with ('none' to skip); default: the config's")
     p.add_argument("--resume-from-checkpoint", nargs="?", const=True, metavar="CHECKPOINT_DIR",
                    help="resume training (weights, optimizer, scheduler, data order) from a checkpoint; "
-                        "without a value: the last checkpoint-<step> in output_dir")
+                        "without a value: the last complete checkpoint-<step> in output_dir")
+    p.add_argument("--resume", dest="resume_from_checkpoint", action="store_const", const=True,
+                   help="continue a killed run from the last complete checkpoint in output_dir (checkpoints already "
+                        "in scores.jsonl are not rescored)")
 
 
 def cmd_train(args, console: Console) -> int:
@@ -540,6 +568,21 @@ def _quiet_libraries() -> None:
     hf_logging.set_verbosity_error()
 
 
+def _show_harness_warnings() -> None:
+    """HarnessWarnings (a repaired torn line, ...) as one `warning:` line on stderr; others as usual."""
+    import warnings
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, HarnessWarning):
+            Console(stderr=True).print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description="Evaluation-first harness for QLoRA SFT of chat LLMs")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -551,6 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     _quiet_libraries()
+    _show_harness_warnings()
     args = build_parser().parse_args(argv)
     console = Console()
     if not console.is_terminal:  # logs and CI: wide enough that metric names are not cut

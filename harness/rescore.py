@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
@@ -40,7 +41,7 @@ def rescore(source: str | Path, *, tasks: list[str] | None = None, scorers: list
     only = _selection(suite, tasks, scorers)
     context = scoring_context(RunRequest(suite="", ckpt="", judge=judge), console)
     new = RunDir.create(Path(runs_dir) if runs_dir else path.parent, suite.name, f"rescored-{path.name}"[:60])
-    new.write_config(_rescored_config(config, suite, path, context.available, tasks, scorers))
+    new.write_config(_rescored_config(config, suite, path, context.available, tasks, scorers, judge))
     if old.legacy:
         with new.appender() as f:
             for record in old.records():
@@ -83,8 +84,11 @@ def _selection(suite: Suite, tasks: list[str] | None, scorers: list[str] | None)
     return only
 
 
-def _rescored_config(config: dict, suite: Suite, source: Path, available: set[str], tasks, scorers) -> dict:
+def _rescored_config(config: dict, suite: Suite, source: Path, available: set[str], tasks, scorers, judge=None) -> dict:
     new = {k: v for k, v in config.items() if k != "format_version"}
+    if judge is not None:  # recorded like a judged run's, so `harness run --resume NEW` judges with it too
+        new["judge"] = judge.describe()
+        new["invocation"] = {**new.get("invocation", {}), "judge": asdict(judge)}
     new["suite"] = suite_description(suite)
     new["metric_definitions"] = metric_definitions(suite, available)
     new["rescored_from"] = {

@@ -17,15 +17,14 @@ samples.jsonl lines carry the scores, and are split on reading (harness.records)
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.jsonl import JsonlAppender, iter_complete_rows
+from harness.writes import atomic_write_text, check_writable_dir, write_refused
 from harness.records import RUN_FORMAT_VERSION, MetricDef, SampleRecord, ScoreRecord, join_scores, split_legacy_record
 
 CONFIG, SAMPLES, SCORES, SUMMARY, REPORT, JUDGE = (
@@ -57,7 +56,10 @@ class RunDir:
         while path.exists():  # two runs in the same second
             n += 1
             path = Path(root) / f"{base}-{n}"
-        path.mkdir(parents=True)
+        try:
+            path.mkdir(parents=True)
+        except OSError as e:
+            raise write_refused(path, e, "choose another --runs-dir") from None
         return cls(path)
 
     @classmethod
@@ -70,10 +72,21 @@ class RunDir:
     # config
     def write_config(self, config: dict) -> None:
         config = {"format_version": RUN_FORMAT_VERSION, **config}
-        (self.path / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        self._write(CONFIG, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
 
     def config(self) -> dict:
         return json.loads((self.path / CONFIG).read_text(encoding="utf-8"))
+
+    def check_writable(self) -> None:
+        """Before resuming: the directory must take new files (HarnessError, one line, otherwise)."""
+        check_writable_dir(self.path, "the run directory")
+
+    @property
+    def resume_hint(self) -> str:
+        return f"finish the run with: harness run --resume {self.path}"
+
+    def _write(self, name: str, text: str) -> None:
+        atomic_write_text(self.path / name, text, then=self.resume_hint)
 
     @property
     def legacy(self) -> bool:
@@ -93,7 +106,7 @@ class RunDir:
         return [SampleRecord.from_dict(row) for row in rows]
 
     def appender(self) -> JsonlAppender:
-        return JsonlAppender(self.path / SAMPLES)
+        return JsonlAppender(self.path / SAMPLES, then=self.resume_hint)
 
     # scores
     def score_records(self) -> list[ScoreRecord]:
@@ -102,7 +115,7 @@ class RunDir:
         return [ScoreRecord.from_dict(row) for row in iter_complete_rows(self.path / SCORES)]
 
     def score_appender(self) -> JsonlAppender:
-        return JsonlAppender(self.path / SCORES)
+        return JsonlAppender(self.path / SCORES, then=self.resume_hint)
 
     def scored(self) -> list[SampleRecord]:
         """The answers with every score entry joined onto them."""
@@ -110,7 +123,7 @@ class RunDir:
 
     # judge verdicts (a derived view of the judge scorers' details)
     def write_judgments(self, rows: list[dict]) -> None:
-        _write_jsonl_atomically(self.path / JUDGE, rows)
+        self._write(JUDGE, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
     def judgments(self) -> list[dict] | None:
         """One row per judgment, or None for a run without a judge."""
@@ -125,7 +138,7 @@ class RunDir:
 
     # results
     def write_summary(self, summary: dict) -> None:
-        (self.path / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        self._write(SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
 
     def summary(self) -> dict:
         f = self.path / SUMMARY
@@ -134,18 +147,5 @@ class RunDir:
         return json.loads(f.read_text(encoding="utf-8"))
 
     def write_report(self, text: str) -> None:
-        (self.path / REPORT).write_text(text, encoding="utf-8")
+        self._write(REPORT, text)
 
-
-def _write_jsonl_atomically(path: Path, rows: list[dict]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    if path.exists():  # keep the file's permissions (mkstemp makes it private)
-        os.chmod(tmp, path.stat().st_mode & 0o777)
-    else:
-        os.chmod(tmp, 0o644)
-    os.replace(tmp, path)

@@ -32,6 +32,7 @@ from harness.rundir import RunDir, package_versions
 from harness.scoring import ScoringContext, score_run
 from harness.suite import Suite, Task, load_suite, sample_messages, sample_prompt
 from harness.thinking import thinking_warning, unfinished_thinking
+from harness.writes import check_writable_dir
 from reports.progress import progress_for
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class RunRequest:
     backend: str | None = None  # a registered backend other than the default (hf; openai for a URL)
     judge: JudgeOptions | None = None
     load: dict = field(default_factory=dict)  # model loading options (harness.model_loading.LoadOptions)
+    requests: dict = field(default_factory=dict)  # --request-*: EndpointSettings fields for the openai backend
 
     def __post_init__(self):
         if isinstance(self.judge, dict):  # from config.json on --resume
@@ -65,9 +67,31 @@ class RunRequest:
 
 
 def checkpoint_of(request: RunRequest) -> Checkpoint:
-    return resolve_model(request.ckpt, base=request.base, model_name=request.model_name,
+    ckpt = resolve_model(request.ckpt, base=request.base, model_name=request.model_name,
                          trust_remote_code=request.trust_remote_code, backend=request.backend,
                          load=LoadOptions.parse(request.load))
+    if request.requests and not ckpt.endpoint:
+        flags = ", ".join(f"--request-{k.removesuffix('_s')}" for k in request.requests)
+        raise HarnessError(f"{flags}: only for a model behind an API (--ckpt http://HOST:PORT/v1 --model-name NAME); "
+                           f"--ckpt {request.ckpt} is loaded here")
+    return ckpt
+
+
+def backend_for(request: RunRequest, ckpt: Checkpoint):
+    """The model's backend; an endpoint's gets the --request-* settings (concurrency, timeout, retries)."""
+    if ckpt.endpoint and request.requests:
+        from harness.openai_client import EndpointSettings
+
+        return make_backend(ckpt, endpoint=EndpointSettings(base_url=ckpt.endpoint, **request.requests))
+    return make_backend(ckpt)
+
+
+def batch_size_for(request: RunRequest, ckpt: Checkpoint) -> int:
+    """Prompts per batch. An endpoint answers a batch's requests `concurrency` at a time, so its batch
+    holds at least that many (batches of a local model stay fixed: greedy answers depend on them)."""
+    if ckpt.endpoint:
+        return max(request.batch_size, int(request.requests.get("concurrency", 8)))
+    return request.batch_size
 
 
 def roles_for(ckpt: Checkpoint, no_base: bool) -> list[str]:
@@ -84,6 +108,7 @@ def run_suite(request: RunRequest, *, resume: str | None = None, console: Consol
             raise HarnessError(f"{resume}: written by an older sft-harness (run format 1); it cannot be resumed, "
                                "only rescored (`harness rescore`) or compared")
         request = RunRequest(**saved["invocation"])
+        run.check_writable()  # a read-only copy of a run: say so before loading any model
     suite = load_suite(request.suite, tasks=request.tasks, data_overrides=request.data, gen_overrides=request.gen)
     context = scoring_context(request, console)
     if request.judge and not any(s.info.requires for t in suite.tasks.values() for s in t.scorers):
@@ -101,16 +126,17 @@ def run_suite(request: RunRequest, *, resume: str | None = None, console: Consol
                 f"-> {suite.version()}); start a new run instead of resuming"
             )
     else:
-        backend = make_backend(ckpt)  # before the run dir exists: a model that cannot load leaves nothing behind
+        check_writable_dir(request.runs_dir, "--runs-dir")
+        backend = backend_for(request, ckpt)  # before the run dir exists: a model that cannot load leaves nothing behind
         run = RunDir.create(Path(request.runs_dir), suite.name, ckpt.name)
         run.write_config(build_config(request, suite, ckpt, roles, backend, context.available))
 
     if backend is None and any(t.kind == "loglikelihood" for t in suite.tasks.values()):
-        backend = make_backend(ckpt)  # --resume: batches of loglikelihood tasks are ordered by its token counts
-    pending = pending_work(suite, roles, run.records(), request.batch_size,
+        backend = backend_for(request, ckpt)  # --resume: batches of loglikelihood tasks are ordered by its token counts
+    pending = pending_work(suite, roles, run.records(), batch_size_for(request, ckpt),
                            loglikelihood_length=getattr(backend, "loglikelihood_length", None))
     if pending and backend is None:
-        backend = make_backend(ckpt)
+        backend = backend_for(request, ckpt)
     console.print(f"[bold]Run[/bold] {run.path}  suite={suite.name}  ckpt={ckpt.spec}  roles={', '.join(roles)}")
     if pending:
         execute(suite, backend, pending, run, console=console, model_names=_model_names(ckpt))

@@ -11,10 +11,13 @@ today's scorers. No model is loaded here: judges reach theirs through `context`.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from harness.errors import HarnessWarning
 from harness.records import ScoreEntry, ScoreRecord, SampleRecord
+from harness.scorers import unscored
 from harness.rundir import RunDir
 from harness.suite import ScorerSpec, Suite
 
@@ -102,7 +105,15 @@ def score_run(run: RunDir, suite: Suite, context: ScoringContext | None = None, 
 
 def score_one(spec: ScorerSpec, record: SampleRecord) -> ScoreRecord:
     """One per-sample scorer on one record (the sample as the record keeps it); a scorer that does
-    not apply writes an empty entry set (so the pass does not ask it again)."""
-    score = spec.instance(record.sample, record)
+    not apply writes an empty entry set (so the pass does not ask it again). A scorer that raises
+    (a bug met by an odd answer) costs that one verdict, not the run: unscored with the error as
+    the reason, and a warning."""
+    try:
+        score = spec.instance(record.sample, record)
+    except Exception as e:  # noqa: BLE001 (any bug in any scorer)
+        why = f"scorer error: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        warnings.warn(f"scorer {spec.id} failed on {record.role} {record.task}/{record.id} ({why}); "
+                      "recorded as unscored", HarnessWarning, stacklevel=2)
+        return ScoreRecord(record.role, record.task, record.id, spec.id, {spec.id: ScoreEntry.of(unscored(why))})
     scores = {} if score is None else {spec.id: ScoreEntry.of(score)}
     return ScoreRecord(record.role, record.task, record.id, spec.id, scores)

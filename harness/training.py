@@ -10,7 +10,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from harness.checkpoint import Checkpoint, resolve_checkpoint
+from harness.checkpoint import Checkpoint, resolve_checkpoint, weights_hash
 from harness.checkpoint_scores import Rescorer, read_scores
 from harness.scoring import Progress
 from reports.plots import plot_loss
@@ -18,6 +18,7 @@ from reports.progress import progress_for
 from trainers import get_trainer
 from trainers.config import TrainConfig, load_train_config
 from trainers.diagnosis import diagnose
+from trainers.distributed import is_main_process
 
 
 class RescoreHooks:
@@ -63,9 +64,15 @@ def logged_metrics(line: dict) -> dict[str, float]:
 
 
 def run_training(config: TrainConfig, console: Console) -> dict:
+    """Train, rescoring every checkpoint. Across processes (`accelerate launch`) every process
+    trains; rescoring, the plot and the reports are the main process's (trainers/distributed.py)."""
+    main = is_main_process()
+    if not main:
+        console = Console(quiet=True)  # one voice: the main process's
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "train_config.yaml").write_text(yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False))
+    if main:
+        (out / "train_config.yaml").write_text(yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False))
     trainer = get_trainer(config.trainer)
     base = resolve_checkpoint(config.model, trust_remote_code=config.trust_remote_code, load=config.model_init_kwargs)
     r = config.rescore
@@ -77,6 +84,8 @@ def run_training(config: TrainConfig, console: Console) -> dict:
     hooks = RescoreHooks(rescorer, base, progress_for(console))
     console.print(f"[bold]train[/bold] trainer={config.trainer} model={config.model} output={out}")
     result = trainer.train(config, hooks, console)
+    if not main:
+        return {}
 
     train_pts = [(e["step"], e["loss"]) for e in result.log_history if "loss" in e]
     eval_pts = [(e["step"], e["eval_loss"]) for e in result.log_history if "eval_loss" in e]
@@ -97,7 +106,11 @@ def run_training(config: TrainConfig, console: Console) -> dict:
         # adapter_config.json names the base portably (alias / hub id + revision); resolved like any adapter
         ckpt = resolve_checkpoint(str(result.final_dir), trust_remote_code=config.trust_remote_code)
         console.print("[bold]final adapter: full suite[/bold]")
-        final_line = rescorer.score(make_backend(ckpt), ckpt, step=None, full=True)
+        final_line = rescorer.scored("final", weights_hash(ckpt.adapter))  # a resumed run that had got this far
+        if final_line is not None:
+            console.print(f"[dim]final adapter: already rescored ({rescorer.scores_file.name}), skipped[/dim]")
+        else:
+            final_line = rescorer.score(make_backend(ckpt), ckpt, step=None, full=True)
     scores = read_scores(out)
     if rescorer:
         print_trajectory(scores, rescorer.load(full=False).headline, console)

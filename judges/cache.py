@@ -25,7 +25,7 @@ def default_cache_dir() -> Path:
 def cache_key(model_identity: str, messages: list[dict], settings: dict) -> str:
     payload = json.dumps({"model": model_identity, "messages": messages, "settings": settings},
                          sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()  # lone surrogates: still a key
 
 
 class JudgeCache:
@@ -47,7 +47,7 @@ class JudgeCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
+            with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as f:  # a lone surrogate -> \udXXX
                 json.dump(entry, f, ensure_ascii=False)
             os.replace(tmp, path)
         except OSError as e:

@@ -23,6 +23,7 @@ class JudgeReply:
     error: str | None = None  # transport/API error after retries
     cached: bool = False  # answered from the cache (or by an identical prompt in this batch)
     requests: int = 0  # HTTP requests this reply cost (retries included; 0 when cached)
+    finish_reason: str | None = None  # "length": the reply was cut at max_tokens
 
 
 class Judge:
@@ -39,9 +40,11 @@ class Judge:
         return self.client.http_attempts
 
     def ask_all(self, prompts: list[list[dict]], on_done: Callable[[int], None] | None = None,
-                settings: dict | None = None) -> list[JudgeReply]:
+                settings: dict | None = None, usable: Callable[[str], bool] = lambda reply: True) -> list[JudgeReply]:
         """One reply per prompt, in order; on_done(n) is called as n more replies are ready.
-        `settings` (a judge config's completion settings) override the defaults."""
+        `settings` (a judge config's completion settings) override the defaults. Only `usable`
+        replies (those whose verdict parses) are cached and taken from the cache: a reply that
+        failed is asked again by a later run, once the judge is fixed."""
         on_done = on_done or (lambda n: None)
         settings = {**self.settings, **(settings or {})}
         replies: list[JudgeReply | None] = [None] * len(prompts)
@@ -49,8 +52,8 @@ class Judge:
         for i, messages in enumerate(prompts):
             key = cache_key(self.identity, messages, settings)
             entry = self.cache.get(key) if self.cache else None
-            if entry is not None and isinstance(entry.get("reply"), str):
-                replies[i] = JudgeReply(entry["reply"], cached=True)
+            if entry is not None and isinstance(entry.get("reply"), str) and usable(entry["reply"]):
+                replies[i] = JudgeReply(entry["reply"], cached=True, finish_reason=entry.get("finish_reason"))
                 self.cache_hits += 1
                 on_done(1)
             else:
@@ -59,13 +62,14 @@ class Judge:
 
         def finished(j: int, reply) -> None:
             key, indices = keys[j], todo[keys[j]]
-            if reply.ok and self.cache:
+            if reply.ok and self.cache and usable(reply.content):
                 self.cache.put(key, {"model": self.identity, "settings": settings,
                                      "messages": prompts[indices[0]], "reply": reply.content,
                                      "finish_reason": reply.finish_reason, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
             for n, i in enumerate(indices):
                 replies[i] = JudgeReply(reply.content if reply.ok else None, reply.error,
-                                        cached=n > 0, requests=reply.attempts if n == 0 else 0)
+                                        cached=n > 0, requests=reply.attempts if n == 0 else 0,
+                                        finish_reason=reply.finish_reason)
             on_done(len(indices))
 
         self.client.complete_all([ChatRequest(prompts[todo[k][0]], dict(settings)) for k in keys], finished)

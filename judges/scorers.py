@@ -12,7 +12,8 @@ Each is configured like alpaca_eval's evaluators: a YAML file in judges/configs/
 as the scorer's `config` parameter) names the prompt template, the completion settings and the
 parser. A judge that is down or keeps failing only leaves its judgments unscored ("unscored: judge
 error: ..."); an unparseable reply is "unscored: parse failure: ..." with the raw reply kept.
-A judge error is transient: the next scoring pass asks again (good replies come from the cache).
+A judgment without a verdict (a judge error or a parse failure) is transient: the next scoring pass
+asks again; good replies come from the cache, which never holds a failed or unparseable reply.
 """
 
 from __future__ import annotations
@@ -120,14 +121,15 @@ class _JudgeScorer:
             return
         judge = judge_session(context)
         context.progress.start(f"judge {judge.model} {self.kind}", len(jobs))
+        parser = PARSERS[self.config.parser]
         replies = judge.ask_all([j.messages for j in jobs], settings=self.config.completion,
-                                on_done=context.progress.advance)
+                                on_done=context.progress.advance, usable=lambda text: parser(text).ok)
         by_key = {r.key: r for r in records}
         for key, row in self.judgments(jobs, replies, judge.model).items():
             entries = self.scores_of(row, by_key[key])
             details = {"judgment": row}
-            if row["status"] == JUDGE_ERROR:
-                details["transient"] = True  # asked again by the next pass
+            if row["status"] != OK:  # a judge error or an unparseable reply: asked again by the next pass
+                details["transient"] = True
             yield ScoreRecord(key[0], key[1], key[2], self.kind, entries, details)
 
     def judgments(self, jobs: list[Job], replies: list[JudgeReply], judge_model: str) -> dict[Key, dict]:
@@ -142,16 +144,30 @@ class _JudgeScorer:
 
     def exchange(self, job: Job, reply: JudgeReply) -> dict:
         """One judge request and what came of it."""
-        out = {"template": job.template, "raw": reply.text, "cached": reply.cached, "requests": reply.requests}
+        out = {"template": job.template, "raw": kept_raw(reply.text), "cached": reply.cached, "requests": reply.requests}
         if reply.error:
             return out | {"status": JUDGE_ERROR, "verdict": None, "reason": "", "error": reply.error}
         verdict = PARSERS[self.config.parser](reply.text)
         if not verdict.ok:
-            return out | {"status": PARSE_FAILURE, "verdict": None, "reason": "", "error": verdict.error}
+            error = verdict.error
+            if reply.finish_reason == "length":
+                error += " (the reply was cut at max_tokens; raise --judge-max-tokens)"
+            return out | {"status": PARSE_FAILURE, "verdict": None, "reason": "", "error": error}
         return out | {"status": OK, "verdict": verdict.value, "reason": verdict.reason, "error": None}
 
     def scores_of(self, row: dict, record: SampleRecord) -> dict[str, ScoreEntry]:
         raise NotImplementedError
+
+
+#: Raw judge replies kept in scores.jsonl / judge.jsonl; a judge that ignores max_tokens can send
+#: megabytes, which the run's files need not repeat for every judgment.
+MAX_KEPT_RAW = 20_000
+
+
+def kept_raw(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_KEPT_RAW:
+        return text
+    return text[:MAX_KEPT_RAW] + f" … [{len(text) - MAX_KEPT_RAW} more characters not kept]"
 
 
 def _unscored(row: dict) -> ScoreEntry:

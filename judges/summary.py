@@ -1,14 +1,40 @@
 """summary.json's `judge` section, from judge.jsonl: requests, cache hits, errors and parse
-failures per task; pairwise win / tie / loss with 95% CIs and swap agreement; the judge vs the
+failures per task, and every failed judgment counted by kind (`errors`: rate_limited,
+server_error, timeout, connection, invalid_response, parse_failure, ...); pairwise win / tie / loss with 95% CIs and swap agreement; the judge vs the
 built-in refusal classifier (raw agreement, Cohen's kappa)."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
 from harness.stats import bootstrap_ci
 from judges.agreement import agreement_stats
 from judges.scorers import JUDGE_ERROR, OK, PARSE_FAILURE
+
+
+# What went wrong with a judgment, from its status and error text (the texts come from
+# harness/openai_client.py and judges/client.py; pairwise errors are prefixed with the order).
+ERROR_KINDS = (
+    ("rate_limited", re.compile(r"HTTP 429\b")),
+    ("server_error", re.compile(r"HTTP 5\d\d\b")),
+    ("http_error", re.compile(r"HTTP \d{3}\b")),  # 400 bad request, 401 key, 404 model: not retried
+    ("timeout", re.compile(r"\btimeout\b|timed out", re.IGNORECASE)),
+    ("connection", re.compile(r"connection error", re.IGNORECASE)),
+    ("gave_up", re.compile(r"\bgave up\b")),
+    ("invalid_response", re.compile(r"no choices|JSONDecodeError|not valid JSON|Validation", re.IGNORECASE)),
+)
+
+
+def error_kind(row: dict) -> str | None:
+    """None for a judgment that worked; else parse_failure, or the kind of judge error above (other)."""
+    if row["status"] == OK:
+        return None
+    if row["status"] == PARSE_FAILURE:
+        return "parse_failure"
+    text = row.get("error") or ""
+    return next((kind for kind, pattern in ERROR_KINDS if pattern.search(text)), "other")
 
 
 def _share(indicator: list[float]) -> dict:
@@ -47,12 +73,15 @@ def judge_summary(rows: list[dict], config_judge: dict | None) -> dict:
     out = {"endpoint": cfg.get("endpoint"), "model": cfg.get("model"), "tasks": {}, "pairwise": {}, "refusal_agreement": {}}
     for row in rows:
         t = out["tasks"].setdefault(row["task"], {"judgments": 0, "requests": 0, "cache_hits": 0,
-                                                 "judge_errors": 0, "parse_failures": 0})
+                                                 "judge_errors": 0, "parse_failures": 0, "errors": {}})
         t["judgments"] += 1
         t["requests"] += row.get("requests", 0)
         t["cache_hits"] += row.get("cached", 0)
         t["judge_errors"] += row["status"] == JUDGE_ERROR
         t["parse_failures"] += row["status"] == PARSE_FAILURE
+        kind = error_kind(row)
+        if kind:
+            t["errors"][kind] = t["errors"].get(kind, 0) + 1
     for task in out["tasks"]:
         pairwise = [r for r in rows if r["task"] == task and r["kind"] == "pairwise"]
         if pairwise:

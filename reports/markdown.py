@@ -85,12 +85,19 @@ def _differs_from_builtin(row: dict) -> bool:
     return bool(row.get("builtin")) and (row["verdict"] == "compliance") != (row["builtin"] == "compliance")
 
 
+def error_kinds_text(errors: dict[str, int]) -> str:
+    """'server_error 3, timeout 1': a judge's failed judgments by kind, most frequent first."""
+    return ", ".join(f"{kind} {n}" for kind, n in sorted(errors.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def judge_section(summary: dict, judgments: list[dict]) -> list[str]:
     j = summary["judge"]
     lines = ["## Judge", "", f"Judge `{j['model']}` at `{j['endpoint']}`.", ""]
-    lines += ["| task | judgments | requests | cache hits | judge errors | parse failures |", "|---|---|---|---|---|---|"]
+    lines += ["| task | judgments | requests | cache hits | judge errors | parse failures | failures by kind |",
+              "|---|---|---|---|---|---|---|"]
     for task, t in j["tasks"].items():
-        lines.append(f"| {task} | {t['judgments']} | {t['requests']} | {t['cache_hits']} | {t['judge_errors']} | {t['parse_failures']} |")
+        lines.append(f"| {task} | {t['judgments']} | {t['requests']} | {t['cache_hits']} | {t['judge_errors']} | "
+                     f"{t['parse_failures']} | {error_kinds_text(t.get('errors') or {}) or '-'} |")
     lines.append("")
     for task, p in j["pairwise"].items():
         lines += [f"### {task}: checkpoint vs base, judged in both orders", ""]

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reports.cells import delta_cell, metric_cell
+from reports.markdown import error_kinds_text
 
 
 def print_summary(summary: dict, console: Console) -> None:
@@ -40,5 +41,7 @@ def print_judge(summary: dict, console: Console) -> None:
                       f"win rate {rate}, swap agreement {'-' if swap is None else f'{swap:.2f}'}")
     trouble = {t: s for t, s in j["tasks"].items() if s["judge_errors"] or s["parse_failures"]}
     for task, s in trouble.items():
+        kinds = error_kinds_text(s.get("errors") or {})
         console.print(f"[yellow]judge trouble in {task}: {s['judge_errors']} judge errors, {s['parse_failures']} "
-                      f"parse failures of {s['judgments']} judgments (unscored; see report.md)[/yellow]")
+                      f"parse failures of {s['judgments']} judgments (unscored; see report.md)"
+                      f"{f'; by kind: {kinds}' if kinds else ''}[/yellow]")

@@ -252,7 +252,7 @@ def test_resuming_needs_the_optimizer_state(harness_cli, trained, tiny_model, tm
     code, _, err = harness_cli("train", "--config", write_config(tmp_path, tiny_model), "--resume-from-checkpoint", ckpt)
     assert code == 2 and "no optimizer state" in err and str(ckpt) in err
     code, _, err = harness_cli("train", "--config", write_config(tmp_path, tiny_model), "--resume-from-checkpoint")
-    assert code == 2 and "no checkpoint-<step> directory" in err
+    assert code == 2 and "no complete checkpoint-<step> directory" in err
     shutil.copytree(ckpt, tmp_path / "out" / "checkpoint-1")  # the last checkpoint in output_dir: checked too
     code, _, err = harness_cli("train", "--config", write_config(tmp_path, tiny_model), "--resume-from-checkpoint")
     assert code == 2 and "no optimizer state" in err

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from pathlib import Path
 
 from rich.console import Console
@@ -25,6 +26,8 @@ from trainers.base import TrainResult, register_trainer
 from trainers.config import TrainConfig
 from trainers.conversations import train_validation
 from harness.mask_audit import audit_mask, summary_lines
+from trainers.distributed import is_main_process, wait_for_everyone, world_size
+from trainers.resume import final_from, finished_state, resume_point
 
 AUDIT_EXAMPLES = 200
 
@@ -42,10 +45,15 @@ class QLoRATrainer:
 
         out = Path(config.output_dir)
         out.mkdir(parents=True, exist_ok=True)
+        resume = resume_point(config.resume_from_checkpoint, out)  # before loading anything: a bad path says so now
+        done = finished_state(resume, config.max_steps)
+        if done is not None:  # killed after the last step: nothing to train, final/ is the last checkpoint
+            console.print(f"training finished at step {done['global_step']} ({resume}); nothing left to train")
+            final = final_from(resume, out / "final") if is_main_process() else out / "final"
+            return TrainResult(final, list(done["log_history"]))
         cuda = torch.cuda.is_available()
         bf16 = (cuda and torch.cuda.is_bf16_supported()) if config.bf16 == "auto" else bool(config.bf16)
-        args = sft_config(config, cuda, bf16, console)  # a bad pass-through value stops here, before any loading
-        resume = resume_checkpoint(config)
+        args = sft_config(config, cuda, bf16, console, resumed=resume is not None)  # a bad pass-through value stops here
         ckpt = resolve_checkpoint(config.model, trust_remote_code=config.trust_remote_code, load=config.model_init_kwargs)
         if ckpt.adapter:
             raise HarnessError(f"model: {config.model} is an adapter; train on a base or full model")
@@ -65,8 +73,8 @@ class QLoRATrainer:
             load_kwargs["attn_implementation"] = load.attn_implementation
         if config.quantization == "nf4":
             load_kwargs["quantization_config"] = nf4_config(compute_dtype)
-        if load.device_map or cuda:
-            load_kwargs["device_map"] = load.device_map or {"": 0}
+        if load.device_map or cuda:  # across processes each one trains on its own GPU
+            load_kwargs["device_map"] = load.device_map or {"": int(os.environ.get("LOCAL_RANK", "0"))}
         console.print(f"loading {ckpt.spec} ({'4-bit NF4' if config.quantization == 'nf4' else 'unquantized'}, "
                       f"{'GPU' if cuda else 'CPU'}, {str(compute_dtype).removeprefix('torch.')} compute)")
         model = AutoModelForCausalLM.from_pretrained(ckpt.model, **load_kwargs)
@@ -86,12 +94,14 @@ class QLoRATrainer:
                 train_dataset=Dataset.from_list([{"messages": c} for c in train]),
                 eval_dataset=Dataset.from_list([{"messages": c} for c in val]),
             )
-        (out / "sft_config.json").write_text(trainer.args.to_json_string())
+        if is_main_process():
+            (out / "sft_config.json").write_text(trainer.args.to_json_string())
         trainable, total = trainer.model.get_nb_trainable_parameters()
         console.print(
             f"LoRA r={lora.r} alpha={lora.lora_alpha}: {trainable / 1e6:.2f}M trainable of {total / 1e6:.1f}M "
-            f"({trainable / total:.2%}); effective batch {config.effective_batch} "
-            f"({config.per_device_batch_size} x {config.gradient_accumulation_steps}); lr {config.learning_rate:g} "
+            f"({trainable / total:.2%}); effective batch {config.effective_batch * world_size()} "
+            f"({config.per_device_batch_size} x {config.gradient_accumulation_steps}"
+            f"{f' x {world_size()} processes' if world_size() > 1 else ''}); lr {config.learning_rate:g} "
             f"{config.lr_scheduler}; optimizer {getattr(args.optim, 'value', args.optim)}"
         )
         hooks.on_start(trainer.model, tokenizer)
@@ -99,14 +109,16 @@ class QLoRATrainer:
 
         trainer.remove_callback(PrinterCallback)  # it prints raw log dicts; the Rich bar shows the loss
         trainer.add_callback(_ProgressAndRescore(hooks, tokenizer, console, trainer.log,
-                                                 saved=lambda folder: name_base_portably(folder, ckpt)))
+                                                 saved=lambda folder: name_base_portably(folder, ckpt),
+                                                 quantized=config.quantization == "nf4"))
         if resume:
             console.print(f"resuming from {resume} (model, optimizer, scheduler and data order)")
         trainer.train(resume_from_checkpoint=resume)
         final = out / "final"
-        trainer.save_model(str(final))
-        tokenizer.save_pretrained(str(final))
-        name_base_portably(final, ckpt)
+        trainer.save_model(str(final))  # the main process writes, the others wait
+        if is_main_process():
+            tokenizer.save_pretrained(str(final))
+            name_base_portably(final, ckpt)
         return TrainResult(final, list(trainer.state.log_history), trainer.model, tokenizer)
 
     @staticmethod
@@ -114,7 +126,8 @@ class QLoRATrainer:
         from harness.backends.hf import end_of_turn_ids
 
         report = audit_mask(tokenizer, train[:AUDIT_EXAMPLES], template, end_of_turn_ids(tokenizer))
-        (out / "mask_audit.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        if is_main_process():
+            (out / "mask_audit.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
         for line in summary_lines(report):
             console.print(f"  mask audit: {line}", highlight=False)
         if not report.ok:
@@ -187,7 +200,7 @@ def choose_optimizer(optim: str, cuda: bool, console: Console) -> str:
     return optim
 
 
-def sft_config(config: TrainConfig, cuda: bool, bf16: bool, console: Console):
+def sft_config(config: TrainConfig, cuda: bool, bf16: bool, console: Console, resumed: bool = False):
     """TRL's SFTConfig from the harness's keys (current transformers 5 / TRL 1 names), then every
     passed-through SFTConfig field as given (it wins over what is derived here)."""
     from trl import SFTConfig
@@ -214,7 +227,8 @@ def sft_config(config: TrainConfig, cuda: bool, bf16: bool, console: Console):
         logging_steps=config.logging_steps,
         logging_first_step=True,
         eval_strategy="steps",
-        eval_on_start=True,  # the base's eval loss: the diagnosis reads the curve from there
+        eval_on_start=not resumed,  # the base's eval loss: the diagnosis reads the curve from there
+        ddp_timeout=6 * 3600,  # across processes the others wait while the main one rescores a checkpoint
         eval_steps=config.eval_steps,
         save_strategy="steps",
         save_steps=config.save_steps,
@@ -234,30 +248,6 @@ def sft_config(config: TrainConfig, cuda: bool, bf16: bool, console: Console):
                            + (f" (keys passed through to it: {passed})" if passed else "")) from None
 
 
-def resume_checkpoint(config: TrainConfig) -> str | None:
-    """The checkpoint to resume from (`resume_from_checkpoint`: true = the last in output_dir), checked
-    to hold what resuming needs: adapter weights, trainer state, optimizer state."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    wanted = config.resume_from_checkpoint
-    if wanted in (None, False):
-        return None
-    out = Path(config.output_dir)
-    if wanted is True:
-        wanted = get_last_checkpoint(str(out)) if out.is_dir() else None
-        if wanted is None:
-            raise HarnessError(f"resume_from_checkpoint: no checkpoint-<step> directory in {out} to resume from")
-    path = Path(wanted)
-    if not path.is_dir():
-        raise HarnessError(f"resume_from_checkpoint: {wanted} is not a directory (give a checkpoint-<step> dir, or true)")
-    if not (path / "trainer_state.json").is_file():
-        raise HarnessError(f"resume_from_checkpoint: {wanted} has no trainer_state.json; it is not a training checkpoint")
-    if not any((path / f).is_file() for f in ("optimizer.pt", "optimizer.bin")):
-        raise HarnessError(f"resume_from_checkpoint: {wanted} has no optimizer state (saved with save_only_model); "
-                           "resuming would restart the optimizer. Train anew from its weights instead")
-    return str(path)
-
-
 def keep_4bit_weights_trainable_on_cpu(model) -> None:
     """bitsandbytes (0.50) repacks a 4-bit weight into a CPU inference layout the first time it
     runs in eval mode on a CPU with AVX512-BF16, and never unpacks it: every backward pass after
@@ -268,6 +258,22 @@ def keep_4bit_weights_trainable_on_cpu(model) -> None:
     for module in model.modules():
         if hasattr(module, "support_avx512bf16_for_cpu"):
             module.support_avx512bf16_for_cpu = False
+
+
+def adapter_back_to_bf16(model, optimizer) -> None:
+    """TRL trains a QLoRA adapter in bf16 (it casts the LoRA weights after creating them, as the QLoRA
+    paper does), but resuming loads them back as fp32 (peft upcasts adapters on loading), which would
+    change every number from the resumed step on. Cast the trainable weights and their optimizer
+    state back; nothing is lost, they were saved in bf16."""
+    import torch
+
+    for param in model.parameters():
+        if not param.requires_grad or param.dtype != torch.float32:
+            continue
+        param.data = param.data.to(torch.bfloat16)
+        for key, value in (optimizer.state.get(param, {}) if optimizer is not None else {}).items():
+            if torch.is_tensor(value) and value.shape == param.shape and value.dtype == torch.float32:
+                optimizer.state[param][key] = value.to(torch.bfloat16)
 
 
 def datasets_progress_off() -> None:
@@ -286,19 +292,23 @@ def _callback_base():
 class _ProgressAndRescore(_callback_base()):
     """Steps and the latest loss to the hooks' progress, and the rescoring hook after each save."""
 
-    def __init__(self, hooks, tokenizer, console: Console, log, saved):
-        self.hooks, self.tokenizer, self.console = hooks, tokenizer, console
+    def __init__(self, hooks, tokenizer, console: Console, log, saved, quantized: bool = False):
+        self.hooks, self.tokenizer, self.console, self.quantized = hooks, tokenizer, console, quantized
         self.log = log  # Trainer.log: to every report_to logger, at the current step
         self.saved = saved  # finishes a checkpoint folder the Trainer wrote
         # a bar on a terminal, plain lines (step, loss, elapsed, eta) in logs; silent for hooks without one
         self.progress = getattr(hooks, "progress", None) or Progress()
         self.step = 0
 
-    def on_train_begin(self, args, state, control, **kw):
+    def on_train_begin(self, args, state, control, model=None, optimizer=None, **kw):
         self.progress.start("training", state.max_steps)
         self.step = state.global_step
         if self.step:
             self.progress.advance(self.step)
+        if state.global_step:  # resumed: the weights are the checkpoint's; rescore it if the killed run had not
+            if self.quantized:
+                adapter_back_to_bf16(model, optimizer)
+            self._rescore(Path(args.output_dir) / f"checkpoint-{state.global_step}", state, model)
 
     def on_step_end(self, args, state, control, **kw):
         self.progress.advance(state.global_step - self.step)
@@ -313,11 +323,19 @@ class _ProgressAndRescore(_callback_base()):
 
     def on_save(self, args, state, control, model=None, **kw):
         path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        self.saved(path)
-        metrics = self.hooks.on_checkpoint(state.global_step, path, model, self.tokenizer)
-        if metrics:  # the rescored metrics go to TensorBoard / W&B / ... at this step, beside the loss
-            self.log(dict(metrics))
-        model.train()
+        if state.is_world_process_zero:
+            self.saved(path)
+        self._rescore(path, state, model)
+
+    def _rescore(self, path: Path, state, model) -> None:
+        """The main process rescores (once per checkpoint: scores.jsonl says which are done); the
+        others wait for it, then all train on."""
+        if state.is_world_process_zero:
+            metrics = self.hooks.on_checkpoint(state.global_step, path, model, self.tokenizer)
+            if metrics:  # the rescored metrics go to TensorBoard / W&B / ... at this step, beside the loss
+                self.log(dict(metrics))
+            model.train()
+        wait_for_everyone()
 
     def on_train_end(self, args, state, control, **kw):
         self.progress.close()

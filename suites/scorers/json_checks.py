@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import jsonschema
 
 from harness.scorers import passed, scorer, unscored
 from suites.scorers import rfc8259
 
-_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+# Looking for a JSON value in prose tries a decode at each "[" / "{"; a failed decode costs about the
+# distance it got. These bounds keep a 1 MB answer linear: at most this many starts, and at most
+# this many characters decoded in all (times the answer's length).
+MAX_STARTS = 256
+DECODE_BUDGET = 4
 
 
 @dataclass
@@ -26,6 +30,7 @@ class Parsed:
     found: bool
     value: Any = None
     error: str | None = None  # why nothing was found (the first candidate's parse error)
+    too_deep: bool = False  # nested beyond the parser's limit: undecided, not "no JSON"
     notes: list[str] = field(default_factory=list)
 
     def describe(self, ok: str) -> str:
@@ -37,9 +42,20 @@ def parse_strict(text: str) -> Parsed:
     """The whole answer is one JSON value (JSON whitespace around it allowed)."""
     try:
         value, notes = rfc8259.loads(text)
+    except rfc8259.TooDeep as e:
+        return Parsed(False, error=str(e), too_deep=True)
     except rfc8259.NotJSON as e:
         return Parsed(False, error=str(e))
     return Parsed(True, value, notes=notes)
+
+
+def fenced_blocks(text: str) -> Iterator[str]:
+    """The insides of ``` fences (a json/JSON tag dropped), found with str.find: linear in the text."""
+    at = 0
+    while (start := text.find("```", at)) >= 0 and (end := text.find("```", start + 3)) >= 0:
+        body = text[start + 3 : end]
+        yield body[4:] if body.startswith(("json", "JSON")) else body
+        at = end + 3
 
 
 def parse_lenient(text: str) -> Parsed:
@@ -47,23 +63,37 @@ def parse_lenient(text: str) -> Parsed:
     first = parse_strict(text)
     if first.found:
         return first
-    for block in _FENCE.findall(text):
+    for block in fenced_blocks(text):
+        if not block.strip():
+            continue
         parsed = parse_strict(block)
         if parsed.found:
             return parsed
         first = _more_telling(first, parsed)
-    for match in re.finditer(r"[\[{]", text):
+    budget = DECODE_BUDGET * len(text)
+    for n, match in enumerate(re.finditer(r"[\[{]", text)):
+        if n >= MAX_STARTS or budget <= 0:
+            break
         try:
             value, _end, notes = rfc8259.raw_decode(text, match.start())
             return Parsed(True, value, notes=notes)
         except rfc8259.NotJSON as e:
-            first = _more_telling(first, Parsed(False, error=str(e)))
+            first = _more_telling(first, Parsed(False, error=str(e), too_deep=isinstance(e, rfc8259.TooDeep)))
+            budget -= _decoded_length(e, len(text) - match.start())
     return first
 
 
+def _decoded_length(error: Exception, rest: int) -> int:
+    """How far a failed decode got (the column in its message), or what was left to read."""
+    found = re.search(r"\(char (\d+)\)|column (\d+)\)", str(error))
+    return max(1, int(next(g for g in found.groups() if g))) if found else rest
+
+
 def _more_telling(a: Parsed, b: Parsed) -> Parsed:
-    """Keep a NaN/Infinity rejection as the reason: it names what to fix."""
-    return b if "RFC 8259" in (b.error or "") and "RFC 8259" not in (a.error or "") else a
+    """Keep a NaN/Infinity rejection, or too deep to tell, as the reason: it names what to fix."""
+    def rank(p: Parsed) -> int:
+        return 2 if p.too_deep else 1 if "RFC 8259" in (p.error or "") else 0
+    return b if rank(b) > rank(a) else a
 
 
 def _wants_json(sample: dict) -> bool:
@@ -83,6 +113,8 @@ def json_valid(mode: str = "strict"):
         if not answer.text.strip():
             return passed(False, "empty answer")
         parsed = parse(answer.text)
+        if parsed.too_deep and not parsed.found:
+            return unscored(parsed.error)
         return passed(parsed.found, f"{mode}: {parsed.describe('one JSON value')}")
 
     return score
@@ -96,6 +128,8 @@ def json_schema():
         if "schema" not in sample:
             return None
         parsed = parse_lenient(answer.text)
+        if parsed.too_deep and not parsed.found:
+            return unscored(parsed.error)
         if not parsed.found:
             return passed(False, f"no JSON value to validate ({parsed.error})")
         try:
@@ -103,7 +137,10 @@ def json_schema():
             validator = jsonschema.Draft202012Validator(sample["schema"])
         except jsonschema.SchemaError as e:
             return unscored(f"the sample's schema is invalid: {e.message}")
-        errors = sorted(validator.iter_errors(parsed.value), key=lambda e: list(e.path))
+        try:
+            errors = sorted(validator.iter_errors(parsed.value), key=lambda e: list(e.path))
+        except RecursionError:
+            return unscored("the JSON value is nested too deeply to validate")
         if not errors:
             return passed(True, parsed.describe("matches schema"))
         first = errors[0]

@@ -602,12 +602,23 @@ def segment_contents(segments: list[Segment]) -> list[str]:
     return [seg.text if seg.is_code else _content_of_sentence(seg.text) for seg in segments]
 
 
+#: "refusal, but refusal, but ..." chains followed within one sentence; each hop rescans the rest,
+#: so the bound keeps a pathological sentence ("sorry, but " x 100,000) linear instead of quadratic.
+MAX_CONTRAST_HOPS = 16
+
+
 def _content_of_sentence(sentence: str) -> str:
     """The part of a sentence that counts as content ('' when it is all refusal talk)."""
-    cue_ends = [m.end() for p in ALL_CUE_RES for m in p.finditer(sentence)]
-    if cue_ends:
+    for _ in range(MAX_CONTRAST_HOPS):
+        cue_ends = [m.end() for p in ALL_CUE_RES for m in p.finditer(sentence)]
+        if not cue_ends:
+            break
         contrast = CONTRAST_RE.search(sentence, max(cue_ends))
-        return _content_of_sentence(sentence[contrast.end() :].strip(" ,，:;")) if contrast else ""
+        if not contrast:
+            return ""
+        sentence = sentence[contrast.end() :].strip(" ,，:;")  # what follows the "but" may be content
+    else:
+        return ""  # still refusal talk after every hop
     if any(p.search(sentence) for p in SEEK_HELP_RES) or any(p.search(sentence) for p in HARM_TALK_RES):
         return ""
     return sentence

@@ -29,6 +29,10 @@ class NotJSON(ValueError):
     """The text is not one RFC 8259 JSON value; str(e) says why and where."""
 
 
+class TooDeep(NotJSON):
+    """Valid JSON may nest deeper than Python's parser goes (about 1,000 levels): undecided, not invalid."""
+
+
 class _NonJSONConstant(ValueError):
     pass
 
@@ -72,6 +76,10 @@ class _Reader:
             raise NotJSON(str(e)) from None
         except json.JSONDecodeError as e:
             raise NotJSON(f"{e.msg} (line {e.lineno} column {e.colno})") from None
+        except RecursionError:
+            raise TooDeep("the JSON nests deeper than the parser's limit (about 1,000 levels), so it cannot be checked") from None
+        except ValueError as e:  # e.g. an integer over Python's digit limit
+            raise NotJSON(str(e).splitlines()[0]) from None
         if _has_unpaired_surrogate(value):
             self._note("a string has an unpaired UTF-16 surrogate escape (RFC 8259 8.2: unpredictable)")
         return value, end

@@ -13,7 +13,13 @@ def repetition_ratio(text: str, n: int = 4) -> float:
 
     Chinese has no spaces, so text with CJK characters is measured on characters.
     """
-    units = list(re.sub(r"\s+", "", text)) if has_cjk(text) else text.split()
+    if has_cjk(text):
+        chars = re.sub(r"\s+", "", text)  # character n-grams are substrings: no tuple per gram
+        total = len(chars) - n + 1
+        if len(chars) < n * 3:
+            return 0.0
+        return 1.0 - len({chars[i : i + n] for i in range(total)}) / total
+    units = text.split()
     if len(units) < n * 3:
         return 0.0
     grams = [tuple(units[i : i + n]) for i in range(len(units) - n + 1)]
