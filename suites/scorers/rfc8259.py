@@ -86,13 +86,19 @@ class _Reader:
 
 
 def _has_unpaired_surrogate(value: Any) -> bool:
-    # after decoding, a proper pair is one astral character: any surrogate code point left is unpaired
-    if isinstance(value, str):
-        return any("\ud800" <= c <= "\udfff" for c in value)
-    if isinstance(value, dict):
-        return any(_has_unpaired_surrogate(k) or _has_unpaired_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_unpaired_surrogate(v) for v in value)
+    # after decoding, a proper pair is one astral character: any surrogate code point left is unpaired.
+    # A stack, not recursion: a value may nest almost as deep as the decoder's own limit.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= c <= "\udfff" for c in item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
 
 
