@@ -121,6 +121,6 @@ def test_merge_with_base_for_an_adapter_whose_base_moved(harness_cli, tiny_adapt
     assert code == 0, err
     assert json.loads((tmp_path / "m" / "merged_from.json").read_text())["base"] == str(tiny_model)
     conv = [[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello there, friend."}]]
-    (merged_nll, _), = HFBackend(resolve_checkpoint(str(tmp_path / "m"))).loglikelihood(conv)
-    (adapter_nll, _), = adapter_backend.loglikelihood(conv, role="ckpt")
+    (merged_nll, *_), = HFBackend(resolve_checkpoint(str(tmp_path / "m"))).loglikelihood(conv)
+    (adapter_nll, *_), = adapter_backend.loglikelihood(conv, role="ckpt")
     assert merged_nll == pytest.approx(adapter_nll, rel=1e-4)
