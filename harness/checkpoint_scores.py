@@ -13,7 +13,6 @@ every saved checkpoint; "final" is the whole suite, run on the final adapter.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -85,6 +84,7 @@ class Rescorer:
             "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "metrics": {
                 name: {"base": e["base"]["value"], "ckpt": e["ckpt"]["value"], "n": e["ckpt"]["n"],
+                       "base_ci": e["base"]["ci"], "ckpt_ci": e["ckpt"]["ci"],  # the score panel's error bars
                        "delta": e["delta"]["value"], "delta_ci": e["delta"]["ci"], "significant": e["delta"]["significant"]}
                 for name, e in summary["metrics"].items()
             },
@@ -131,7 +131,6 @@ def headline(line: dict, names: dict[str, str]) -> str:
 
 
 def read_scores(output_dir: Path) -> list[dict]:
-    f = Path(output_dir) / "scores.jsonl"
-    if not f.exists():
-        return []
-    return [json.loads(line) for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    from harness.training_dir import TrainingDir
+
+    return TrainingDir(output_dir).checkpoint_scores()

@@ -201,6 +201,36 @@ def cmd_demo(args, console: Console) -> int:
     return 0
 
 
+def _add_sweep(sub) -> None:
+    p = sub.add_parser("sweep", help="hyperparameter sweep: variants of a training config, each trained and rescored, ranked with CIs")
+    p.add_argument("--config", required=True, help="the base training config YAML")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key for every variant")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                   help="sweep a key over values (repeatable: every combination), e.g. --grid learning_rate=2e-5,2e-4")
+    p.add_argument("--variant", action="append", default=[], metavar="KEY=V[,KEY=V]",
+                   help="one variant, e.g. --variant lora.r=8,lora.alpha=16 (repeatable; the first is the reference)")
+    p.add_argument("--plan", choices=["staged"],
+                   help="staged: one parameter at a time, each stage keeping the earlier winners (learning rate, "
+                        "epochs, LoRA rank with alpha = 2 x rank, effective batch; or the --grid keys in order)")
+    p.add_argument("--metric", default="val_loss",
+                   help="ranks variants and picks stage winners: val_loss (default; ln perplexity on held-out "
+                        "conversations, with a CI), eval_loss (the trainer's), or a final-run metric like format/json_validity_strict")
+    p.add_argument("--smoke", action="store_true", help="first train every variant a few steps; stop one whose loss does not fall")
+    p.add_argument("--smoke-steps", type=int, metavar="N", help="steps of the smoke test (default: 100)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (variants, configs, output dirs, est. time); run nothing")
+    p.add_argument("--step-seconds", type=float, metavar="S", help="for --dry-run's time estimate before any variant ran here")
+    p.add_argument("--out", help="sweep directory (default: sweeps/<config>-<swept keys>); the same command resumes it")
+
+
+def cmd_sweep(args, console: Console) -> int:
+    from harness.sweep import run_sweep
+
+    run_sweep(config=args.config, sets=args.set, grid=args.grid, variants=args.variant, staged=args.plan == "staged",
+              metric=args.metric, smoke=args.smoke, smoke_steps=args.smoke_steps, out=args.out, dry_run=args.dry_run,
+              step_seconds=args.step_seconds, console=console)
+    return 0
+
+
 def _add_mask_audit(sub) -> None:
     p = sub.add_parser("mask-audit", help="show which tokens SFT would train on, and check the mask")
     p.add_argument("--data", required=True, help="messages JSONL")
@@ -446,6 +476,7 @@ COMMANDS = {
     "gate": (_add_gate, cmd_gate),
     "train": (_add_train, cmd_train),
     "demo": (_add_demo, cmd_demo),
+    "sweep": (_add_sweep, cmd_sweep),
     "mask-audit": (_add_mask_audit, cmd_mask_audit),
     "watch": (_add_watch, cmd_watch),
     "serve": (_add_serve, cmd_serve),

@@ -72,6 +72,7 @@ class TrainConfig:
     eval_steps: int = 100
     save_total_limit: int | None = None
     trust_remote_code: bool = False
+    resume_from_checkpoint: bool | str | None = None  # true: the last checkpoint in output_dir (if any)
     rescore: RescoreSettings = field(default_factory=RescoreSettings)
 
     @property
@@ -162,9 +163,19 @@ _NUMERIC = {
 }
 
 
+def _number(value):
+    """YAML reads 2e-4 (no dot) as a string: --set learning_rate=2e-4 means the number."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _validate(c: TrainConfig, where: str) -> None:
     for key, kind in _NUMERIC.items():
-        value = getattr(c, key)
+        value = _number(getattr(c, key))
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise HarnessError(f"{where}: '{key}' must be a number, got {value!r}")
         setattr(c, key, kind(value))

@@ -9,6 +9,7 @@ byte-identical text. The mask audit runs first and training refuses to start on 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -97,7 +98,8 @@ class QLoRATrainer:
             save_strategy="steps",
             save_steps=config.save_steps,
             save_total_limit=config.save_total_limit,
-            save_only_model=True,
+            save_only_model=False,  # optimizer and scheduler state too: a killed run resumes from its last checkpoint
+            include_num_input_tokens_seen="non_padding",  # tokens/s per variant in a sweep
             report_to="none",
             seed=config.seed,
             use_cpu=not cuda,
@@ -119,11 +121,17 @@ class QLoRATrainer:
 
         trainer.remove_callback(PrinterCallback)  # it prints raw log dicts; the Rich bar shows the loss
         trainer.add_callback(_ProgressAndRescore(hooks, tokenizer, console))
-        trainer.train()
+        throughput = _Throughput()
+        trainer.add_callback(throughput)
+        resume = resume_checkpoint(config)
+        if resume:
+            console.print(f"resuming from {resume} (model, optimizer, scheduler and data order)")
+        trainer.train(resume_from_checkpoint=resume)
         final = out / "final"
         trainer.save_model(str(final))
         tokenizer.save_pretrained(str(final))
-        return TrainResult(final, list(trainer.state.log_history), trainer.model, tokenizer)
+        stats = {"trainable_parameters": trainable, "total_parameters": total, **throughput.stats()}
+        return TrainResult(final, list(trainer.state.log_history), trainer.model, tokenizer, stats)
 
     @staticmethod
     def _audit(tokenizer, train, out: Path, console: Console) -> None:
@@ -135,6 +143,22 @@ class QLoRATrainer:
             console.print(f"  mask audit: {line}", highlight=False)
         if not report.ok:
             raise HarnessError(f"mask audit failed, training not started: {report.problems[0]} (details: {out / 'mask_audit.json'})")
+
+
+def resume_checkpoint(config: TrainConfig) -> str | None:
+    """The checkpoint to resume from (`resume_from_checkpoint`: true = the last complete one in
+    output_dir, none there = a fresh start; or a checkpoint directory)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    wanted = config.resume_from_checkpoint
+    if wanted in (None, False):
+        return None
+    if wanted is True:
+        out = Path(config.output_dir)
+        return get_last_checkpoint(str(out)) if out.is_dir() else None
+    if not (Path(wanted) / "trainer_state.json").is_file():
+        raise HarnessError(f"resume_from_checkpoint: {wanted} is not a training checkpoint (no trainer_state.json)")
+    return str(wanted)
 
 
 def keep_4bit_weights_trainable_on_cpu(model) -> None:
@@ -194,3 +218,26 @@ class _ProgressAndRescore(_callback_base()):
 
     def on_train_end(self, args, state, control, **kw):
         self.progress.stop()
+
+
+class _Throughput(_callback_base()):
+    """Training speed without the pauses: evaluation and checkpoint rescoring run inside
+    `trainer.train()`, so its runtime would understate tokens/s. Times only the optimizer steps."""
+
+    def __init__(self):
+        self.seconds, self.tokens, self.steps = 0.0, 0, 0
+        self._t0 = self._tokens0 = None
+
+    def on_step_begin(self, args, state, control, **kw):
+        self._t0, self._tokens0 = time.perf_counter(), state.num_input_tokens_seen
+
+    def on_step_end(self, args, state, control, **kw):
+        if self._t0 is not None:
+            self.seconds += time.perf_counter() - self._t0
+            self.tokens += state.num_input_tokens_seen - self._tokens0
+            self.steps += 1
+
+    def stats(self) -> dict:
+        rate = self.tokens / self.seconds if self.seconds else None
+        return {"train_steps_timed": self.steps, "train_step_seconds": round(self.seconds, 3),
+                "train_tokens": self.tokens, "tokens_per_second": rate}

@@ -121,7 +121,7 @@ class HFBackend:
             stop_at = next((j for j, t in enumerate(new) if t in self._eos_ids), None)
             finished = stop_at is not None
             new = new[:stop_at] if finished else new
-            raw = self.tokenizer.decode(new, skip_special_tokens=True)
+            raw = self.tokenizer.decode(new, skip_special_tokens=True) if finished else decode_cut(self.tokenizer, new)
             results.append(
                 Generation(
                     raw=raw,
@@ -166,6 +166,15 @@ class HFBackend:
         sums = (nll * weights).sum(dim=1).tolist()
         counts = weights.sum(dim=1).long().tolist()
         return list(zip(sums, counts))
+
+
+def decode_cut(tokenizer, ids: list[int]) -> str:
+    """Decode an answer the token limit cut off, dropping a character it cut in half.
+
+    A byte-level tokenizer spreads one Chinese character over several tokens; an answer stopped
+    by max_new_tokens can end inside one, and decoding turns those bytes into U+FFFD. Nothing
+    follows in a cut answer, so trailing U+FFFD are the cut character's bytes and are dropped."""
+    return tokenizer.decode(ids, skip_special_tokens=True).rstrip("\ufffd")
 
 
 def load_tokenizer(ckpt: Checkpoint):
