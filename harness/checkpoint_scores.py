@@ -38,19 +38,20 @@ def spread(samples: list[dict], k: int | None) -> list[dict]:
 class Rescorer:
     def __init__(self, output_dir: Path, suite: str, *, tasks: list[str] | None = None, max_samples: int | None = None,
                  gen: dict | None = None, final_gen: dict | None = None, batch_size: int = 8,
-                 console: Console | None = None):
+                 console: Console | None = None, final_tasks: list[str] | None = None):
         self.output_dir = Path(output_dir)
         self.evals = self.output_dir / "evals"
         self.scores_file = self.output_dir / "scores.jsonl"
         self.suite_name = suite
         self.tasks, self.max_samples = tasks, max_samples
         self.gen, self.final_gen = dict(gen or {}), dict(final_gen or {})
+        self.final_tasks = final_tasks  # None: the whole suite on the final adapter
         self.batch_size = batch_size
         self.console = console or Console()
 
     def load(self, full: bool) -> Suite:
         if full:
-            return load_suite(self.suite_name, gen_overrides=self.final_gen)
+            return load_suite(self.suite_name, tasks=self.final_tasks, gen_overrides=self.final_gen)
         suite = load_suite(self.suite_name, tasks=self.tasks, gen_overrides=self.gen)
         for task in suite.tasks.values():
             task.samples = spread(task.samples, self.max_samples)

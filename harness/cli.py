@@ -186,7 +186,7 @@ def cmd_train(args, console: Console) -> int:
 
 
 def _add_demo(sub) -> None:
-    p = sub.add_parser("demo", help="the whole loop on the bundled model, on CPU: train, rescore, report")
+    p = sub.add_parser("demo", help="the whole loop on the bundled model, on CPU: train, rescore, the graded lab report")
     p.add_argument("--output-dir", default="out/demo")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key of the demo config")
 
@@ -198,6 +198,12 @@ def cmd_demo(args, console: Console) -> int:
 
     config = load_train_config(str(DEMO_CONFIG), [f"output_dir={args.output_dir}", *args.set])
     run_training(config, console)
+    if config.rescore.suite and config.rescore.final:  # the lab report of its own run (no sweep: it would double the time)
+        from harness.lab_report import make_lab_report
+
+        console.rule("lab report")
+        make_lab_report(lab="lab1", rubric_path=None, train=config.output_dir, run=None, sweep=None,
+                        out=str(Path(config.output_dir) / "report"), console=console)
     return 0
 
 
@@ -229,6 +235,41 @@ def cmd_sweep(args, console: Console) -> int:
               metric=args.metric, smoke=args.smoke, smoke_steps=args.smoke_steps, out=args.out, dry_run=args.dry_run,
               step_seconds=args.step_seconds, console=console)
     return 0
+
+
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="graded lab report: report.md, a self-contained report.html, plots and the grade")
+    p.add_argument("--lab", default="lab1", help="the lab (its built-in rubric; default: lab1)")
+    p.add_argument("--train", metavar="DIR", help="training output directory (harness train / demo); its final run is the scored run")
+    p.add_argument("--run", metavar="RUN_DIR", help="the scored run of the fine-tuned adapter, if not the training's own final run "
+                                                    "(e.g. one made with --judge)")
+    p.add_argument("--sweep", metavar="DIR", help="sweep directory (harness sweep --out) for the hyperparameter experiment")
+    p.add_argument("--out", required=True, help="report folder; made again, it keeps the written analysis already in its report.md")
+    p.add_argument("--rubric", metavar="FILE.yaml", help="an instructor's rubric instead of the lab's default")
+    p.add_argument("--analysis", metavar="FILE.md", help="the written analysis: a heading per rubric item with the answer under it")
+    _add_judge_flags(p)
+
+
+def cmd_report(args, console: Console) -> int:
+    from harness.lab_report import make_lab_report
+
+    make_lab_report(lab=args.lab, rubric_path=args.rubric, train=args.train, run=args.run, sweep=args.sweep, out=args.out,
+                    judge=_judge_options(args), analysis=args.analysis, console=console)
+    return 0
+
+
+def _add_grade(sub) -> None:
+    p = sub.add_parser("grade", help="re-grade a handed-in lab report folder from its evidence; exit 1 if a graded file changed")
+    p.add_argument("folder", help="the report folder (harness report --out)")
+    p.add_argument("--rubric", metavar="FILE.yaml", help="grade with this rubric instead of the one the report names")
+    _add_judge_flags(p)
+
+
+def cmd_grade(args, console: Console) -> int:
+    from harness.lab_report import regrade
+
+    _, tamper = regrade(args.folder, rubric_path=args.rubric, judge=_judge_options(args), console=console)
+    return 1 if any(tamper.values()) else 0
 
 
 def _add_mask_audit(sub) -> None:
@@ -477,6 +518,8 @@ COMMANDS = {
     "train": (_add_train, cmd_train),
     "demo": (_add_demo, cmd_demo),
     "sweep": (_add_sweep, cmd_sweep),
+    "report": (_add_report, cmd_report),
+    "grade": (_add_grade, cmd_grade),
     "mask-audit": (_add_mask_audit, cmd_mask_audit),
     "watch": (_add_watch, cmd_watch),
     "serve": (_add_serve, cmd_serve),

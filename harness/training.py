@@ -51,8 +51,9 @@ def run_training(config: TrainConfig, console: Console) -> dict:
     rescorer = None
     if r.suite:
         rescorer = Rescorer(out, r.suite, tasks=r.tasks, max_samples=r.max_samples, gen=r.gen,
-                            final_gen=r.final_gen, batch_size=r.batch_size, console=console)
+                            final_gen=r.final_gen, batch_size=r.batch_size, console=console, final_tasks=r.final_tasks)
         rescorer.load(full=False)  # fail on a bad suite/task before hours of training
+        rescorer.load(full=True)
     hooks = RescoreHooks(rescorer, base_model)
     console.print(f"[bold]train[/bold] trainer={config.trainer} model={config.model} output={out}")
     result = trainer.train(config, hooks, console)

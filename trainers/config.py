@@ -42,6 +42,7 @@ class RescoreSettings:
     gen: dict[str, Any] = field(default_factory=dict)  # generation overrides at each checkpoint
     final: bool = True  # the full suite on the final adapter
     final_gen: dict[str, Any] = field(default_factory=dict)  # generation overrides for the final run
+    final_tasks: list[str] | None = None  # tasks of the final run (None: the whole suite)
     batch_size: int = 8
 
 

@@ -1,0 +1,41 @@
+"""`harness sweep --smoke` stops a variant whose loss does not fall; a killed variant resumes from
+its last checkpoint when the same command runs again (training only: no rescoring, ranked by the
+trainer's eval loss)."""
+
+from __future__ import annotations
+
+import shutil
+
+from conftest import load_json
+from test_sweep_report import sweep_config
+
+
+def test_smoke_test_stops_a_flat_variant_and_a_killed_variant_resumes(tiny_model, tmp_path, harness_cli):
+    config = sweep_config(tmp_path, tiny_model, rescore={"suite": None})
+    sw = tmp_path / "sw"
+    args = ["sweep", "--config", config, "--variant", "learning_rate=1e-2", "--variant", "learning_rate=1e-12",
+            "--smoke", "--smoke-steps", "4", "--metric", "eval_loss", "--out", sw]
+    code, out, err = harness_cli(*args)
+    assert code == 0, err
+    plan = {v["name"]: v for v in load_json(sw / "sweep.json")["variants"]}
+    flat, good = plan["lr1e-12"], plan["lr1e-2"]
+    assert flat["status"] == "smoke-failed" and "does not fall" in flat["note"]
+    assert (sw / "smoke" / "lr1e-12" / "training_summary.json").is_file() and not (sw / "lr1e-12").exists()
+    assert good["status"] == "done" and good["smoke"].startswith("passed")
+    summary = load_json(sw / "sweep_summary.json")
+    assert [(v["name"], v["status"]) for v in summary["variants"]] == [("lr1e-2", "done"), ("lr1e-12", "smoke-failed")]
+    assert summary["variants"][0]["metric"]["value"] == load_json(sw / "lr1e-2" / "training_summary.json")["eval_loss"][-1][1]
+    first_curve = load_json(sw / "lr1e-2" / "training_summary.json")["train_loss"]
+
+    # kill lr1e-2 after its checkpoint at step 3: the last checkpoint, the final adapter and the summary are gone
+    for gone in ("checkpoint-6", "final"):
+        shutil.rmtree(sw / "lr1e-2" / gone)
+    (sw / "lr1e-2" / "training_summary.json").unlink()
+    code, out, err = harness_cli(*args)
+    assert code == 0, err
+    assert "resuming from" in out and "checkpoint-3" in out
+    assert "smoke test:" not in out  # the smoke verdicts are kept
+    resumed = load_json(sw / "lr1e-2" / "training_summary.json")
+    assert [s for s, _ in resumed["train_loss"]] == [1, 2, 3, 4, 5, 6]
+    assert resumed["train_loss"][:3] == first_curve[:3]  # steps 1-3 come from the checkpoint, not retrained
+    assert (sw / "lr1e-2" / "final" / "adapter_config.json").is_file()
