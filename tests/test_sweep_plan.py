@@ -105,6 +105,6 @@ def test_rubric_errors_name_file_and_line(tmp_path, harness_cli):
         load_rubric(str(bad))
     good = tmp_path / "mine.yaml"
     good.write_text("name: mine\ntitle: My lab\nitems:\n  - {id: curve, points: 50, check: loss_curve, params: {min_train_points: 3}}\n"
-                    "  - {id: essay, points: 50, written: true, question: "Why?"}\n")
+                    "  - {id: essay, points: 50, written: true, question: 'Why?'}\n")
     rubric = load_rubric(str(good))
     assert [(i.id, i.points, i.check) for i in rubric.items] == [("curve", 50, "loss_curve"), ("essay", 50, None)]
