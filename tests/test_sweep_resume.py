@@ -17,6 +17,7 @@ def test_smoke_test_stops_a_flat_variant_and_a_killed_variant_resumes(tiny_model
             "--smoke", "--smoke-steps", "4", "--metric", "eval_loss", "--out", sw]
     code, out, err = harness_cli(*args)
     assert code == 0, err
+    assert "smoke test: lr1e-2, 4 steps" in out and "smoke test: lr1e-12, 4 steps" in out
     plan = {v["name"]: v for v in load_json(sw / "sweep.json")["variants"]}
     flat, good = plan["lr1e-12"], plan["lr1e-2"]
     assert flat["status"] == "smoke-failed" and "does not fall" in flat["note"]
@@ -34,7 +35,7 @@ def test_smoke_test_stops_a_flat_variant_and_a_killed_variant_resumes(tiny_model
     code, out, err = harness_cli(*args)
     assert code == 0, err
     assert "resuming from" in out and "checkpoint-3" in out
-    assert "smoke test:" not in out  # the smoke verdicts are kept
+    assert "smoke test: lr1e-2, 4 steps" not in out and "smoke test: lr1e-12" not in out  # verdicts kept, not rerun
     resumed = load_json(sw / "lr1e-2" / "training_summary.json")
     assert [s for s, _ in resumed["train_loss"]] == [1, 2, 3, 4, 5, 6]
     assert resumed["train_loss"][:3] == first_curve[:3]  # steps 1-3 come from the checkpoint, not retrained
