@@ -149,6 +149,7 @@ class Sweep:
         from harness.training import run_training
 
         self.out.mkdir(parents=True, exist_ok=True)
+        write_plan(self.out, self.plan)  # the directory says what it holds from the start
         if self.plan.kind == "staged":
             for i in range(len(self.plan.stages)):
                 self.run_stage(i, smoke, run_training)
