@@ -54,7 +54,7 @@ def analysis_texts(path: str, rubric: Rubric) -> dict[str, str]:
     out = {}
     for item in rubric.written_items:
         names = "|".join(re.escape(n) for n in (item.id, item.title))
-        m = re.search(rf"^#+\s*(?:{names})\s*(?:\(.*\))?\s*$\n(.*?)(?=^#+\s|\Z)", text, re.MULTILINE | re.DOTALL | re.IGNORECASE)
+        m = re.search(rf"^#+[ \t]*(?:{names})[ \t]*(?:\([^)\n]*\))?[ \t]*\n(.*?)(?=^#+\s|\Z)", text, re.MULTILINE | re.DOTALL | re.IGNORECASE)
         if m and m.group(1).strip():
             out[item.id] = m.group(1).strip()
     if not out:

@@ -108,3 +108,18 @@ def test_rubric_errors_name_file_and_line(tmp_path, harness_cli):
                     "  - {id: essay, points: 50, written: true, question: 'Why?'}\n")
     rubric = load_rubric(str(good))
     assert [(i.id, i.points, i.check) for i in rubric.items] == [("curve", 50, "loss_curve"), ("essay", 50, None)]
+
+
+def test_analysis_file_fills_written_items_by_heading(tmp_path):
+    from harness.grading import load_rubric
+    from harness.lab_report import analysis_texts
+
+    f = tmp_path / "analysis.md"
+    f.write_text("# My analysis\n\n## data_quality\nQuality beats quantity (LIMA).\n\n"
+                 "## LoRA rank and alpha (10 points)\nRank 8: 4x fewer parameters.\nSame loss.\n\n## Notes\nnot graded\n")
+    texts = analysis_texts(str(f), load_rubric("lab1"))
+    assert texts == {"data_quality": "Quality beats quantity (LIMA).",
+                     "lora_hyperparameters": "Rank 8: 4x fewer parameters.\nSame loss."}
+    f.write_text("# nothing under any item's heading\n")
+    with pytest.raises(HarnessError, match="no answer found; write a heading per item"):
+        analysis_texts(str(f), load_rubric("lab1"))
