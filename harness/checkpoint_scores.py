@@ -38,19 +38,20 @@ def spread(samples: list[dict], k: int | None) -> list[dict]:
 class Rescorer:
     def __init__(self, output_dir: Path, suite: str, *, tasks: list[str] | None = None, max_samples: int | None = None,
                  gen: dict | None = None, final_gen: dict | None = None, batch_size: int = 8,
-                 console: Console | None = None):
+                 console: Console | None = None, final_tasks: list[str] | None = None):
         self.output_dir = Path(output_dir)
         self.evals = self.output_dir / "evals"
         self.scores_file = self.output_dir / "scores.jsonl"
         self.suite_name = suite
         self.tasks, self.max_samples = tasks, max_samples
         self.gen, self.final_gen = dict(gen or {}), dict(final_gen or {})
+        self.final_tasks = final_tasks  # None: the whole suite on the final adapter
         self.batch_size = batch_size
         self.console = console or Console()
 
     def load(self, full: bool) -> Suite:
         if full:
-            return load_suite(self.suite_name, gen_overrides=self.final_gen)
+            return load_suite(self.suite_name, tasks=self.final_tasks, gen_overrides=self.final_gen)
         suite = load_suite(self.suite_name, tasks=self.tasks, gen_overrides=self.gen)
         for task in suite.tasks.values():
             task.samples = spread(task.samples, self.max_samples)
@@ -98,6 +99,7 @@ class Rescorer:
             "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "metrics": {
                 name: {"base": e["base"]["value"], "ckpt": e["ckpt"]["value"], "n": e["ckpt"]["n"],
+                       "base_ci": e["base"]["ci"], "ckpt_ci": e["ckpt"]["ci"],  # the score panel's error bars
                        "delta": e["delta"]["value"], "delta_ci": e["delta"]["ci"], "significant": e["delta"]["significant"]}
                 for name, e in summary["metrics"].items()
             },
@@ -144,4 +146,6 @@ def headline(line: dict, names: dict[str, str]) -> str:
 
 
 def read_scores(output_dir: Path) -> list[dict]:
-    return list(iter_complete_rows(Path(output_dir) / "scores.jsonl"))  # a line torn by a kill is skipped
+    from harness.training_dir import TrainingDir
+
+    return TrainingDir(output_dir).checkpoint_scores()

@@ -248,7 +248,7 @@ def cmd_train(args, console: Console) -> int:
 
 
 def _add_demo(sub) -> None:
-    p = sub.add_parser("demo", help="the whole loop on the bundled model, on CPU: train, rescore, report")
+    p = sub.add_parser("demo", help="the whole loop on the bundled model, on CPU: train, rescore, the graded lab report")
     p.add_argument("--output-dir", default="out/demo")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key of the demo config")
 
@@ -260,7 +260,78 @@ def cmd_demo(args, console: Console) -> int:
 
     config = load_train_config(str(DEMO_CONFIG), [f"output_dir={args.output_dir}", *args.set])
     run_training(config, console)
+    if config.rescore.suite and config.rescore.final:  # the lab report of its own run (no sweep: it would double the time)
+        from harness.lab_report import make_lab_report
+
+        console.rule("lab report")
+        make_lab_report(lab="lab1", rubric_path=None, train=config.output_dir, run=None, sweep=None,
+                        out=str(Path(config.output_dir) / "report"), console=console)
     return 0
+
+
+def _add_sweep(sub) -> None:
+    p = sub.add_parser("sweep", help="hyperparameter sweep: variants of a training config, each trained and rescored, ranked with CIs")
+    p.add_argument("--config", required=True, help="the base training config YAML")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key for every variant")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                   help="sweep a key over values (repeatable: every combination), e.g. --grid learning_rate=2e-5,2e-4")
+    p.add_argument("--variant", action="append", default=[], metavar="KEY=V[,KEY=V]",
+                   help="one variant, e.g. --variant lora.r=8,lora.alpha=16 (repeatable; the first is the reference)")
+    p.add_argument("--plan", choices=["staged"],
+                   help="staged: one parameter at a time, each stage keeping the earlier winners (learning rate, "
+                        "epochs, LoRA rank with alpha = 2 x rank, effective batch; or the --grid keys in order)")
+    p.add_argument("--metric", default="val_loss",
+                   help="ranks variants and picks stage winners: val_loss (default; ln perplexity on held-out "
+                        "conversations, with a CI), eval_loss (the trainer's), or a final-run metric like format/json_validity_strict")
+    p.add_argument("--smoke", action="store_true", help="first train every variant a few steps; stop one whose loss does not fall")
+    p.add_argument("--smoke-steps", type=int, metavar="N", help="steps of the smoke test (default: 100)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (variants, configs, output dirs, est. time); run nothing")
+    p.add_argument("--step-seconds", type=float, metavar="S", help="for --dry-run's time estimate before any variant ran here")
+    p.add_argument("--out", help="sweep directory (default: sweeps/<config>-<swept keys>); the same command resumes it")
+
+
+def cmd_sweep(args, console: Console) -> int:
+    from harness.sweep import run_sweep
+
+    run_sweep(config=args.config, sets=args.set, grid=args.grid, variants=args.variant, staged=args.plan == "staged",
+              metric=args.metric, smoke=args.smoke, smoke_steps=args.smoke_steps, out=args.out, dry_run=args.dry_run,
+              step_seconds=args.step_seconds, console=console)
+    return 0
+
+
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="graded lab report: report.md, a self-contained report.html, plots and the grade")
+    p.add_argument("--lab", default="lab1", help="the lab (its built-in rubric; default: lab1)")
+    p.add_argument("--train", metavar="DIR", help="training output directory (harness train / demo); its final run is the scored run")
+    p.add_argument("--run", metavar="RUN_DIR", help="the scored run of the fine-tuned adapter, if not the training's own final run "
+                                                    "(e.g. one made with --judge)")
+    p.add_argument("--sweep", metavar="DIR", help="sweep directory (harness sweep --out) for the hyperparameter experiment")
+    p.add_argument("--out", required=True, help="report folder; made again, it keeps the written analysis already in its report.md")
+    p.add_argument("--rubric", metavar="FILE.yaml", help="an instructor's rubric instead of the lab's default")
+    p.add_argument("--analysis", metavar="FILE.md", help="the written analysis: a heading per rubric item with the answer under it")
+    _add_judge_flags(p)
+
+
+def cmd_report(args, console: Console) -> int:
+    from harness.lab_report import make_lab_report
+
+    make_lab_report(lab=args.lab, rubric_path=args.rubric, train=args.train, run=args.run, sweep=args.sweep, out=args.out,
+                    judge=_judge_options(args), analysis=args.analysis, console=console)
+    return 0
+
+
+def _add_grade(sub) -> None:
+    p = sub.add_parser("grade", help="re-grade a handed-in lab report folder from its evidence; exit 1 if a graded file changed")
+    p.add_argument("folder", help="the report folder (harness report --out)")
+    p.add_argument("--rubric", metavar="FILE.yaml", help="grade with this rubric instead of the one the report names")
+    _add_judge_flags(p)
+
+
+def cmd_grade(args, console: Console) -> int:
+    from harness.lab_report import regrade
+
+    _, tamper = regrade(args.folder, rubric_path=args.rubric, judge=_judge_options(args), console=console)
+    return 1 if any(tamper.values()) else 0
 
 
 def _add_mask_audit(sub) -> None:
@@ -549,6 +620,9 @@ COMMANDS = {
     "gate": (_add_gate, cmd_gate),
     "train": (_add_train, cmd_train),
     "demo": (_add_demo, cmd_demo),
+    "sweep": (_add_sweep, cmd_sweep),
+    "report": (_add_report, cmd_report),
+    "grade": (_add_grade, cmd_grade),
     "mask-audit": (_add_mask_audit, cmd_mask_audit),
     "data": (_add_data, cmd_data),
     "watch": (_add_watch, cmd_watch),

@@ -106,6 +106,10 @@ class DecodeStream:
     def _end(self, reason: str) -> None:
         if not self.watched:
             self._decode()
+        if reason == "length" and self._cut is None:
+            # A byte-level tokenizer spreads one Chinese character over several tokens, so the token
+            # limit can cut one in half: its bytes decode to U+FFFD. Nothing follows: drop them.
+            self._text = self._text.rstrip(REPLACEMENT)
         self.finish_reason = reason
         self._show(len(self.text))
 

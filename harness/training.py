@@ -13,11 +13,12 @@ from rich.table import Table
 from harness.checkpoint import Checkpoint, resolve_checkpoint, weights_hash
 from harness.checkpoint_scores import Rescorer, read_scores
 from harness.scoring import Progress
-from reports.plots import plot_loss
+from harness.training_dir import loss_points
+from reports.plots import plot_training
 from reports.progress import progress_for
 from trainers import get_trainer
 from trainers.config import TrainConfig, load_train_config
-from trainers.diagnosis import diagnose
+from trainers.diagnosis import diagnose, smoothed
 from trainers.distributed import is_main_process
 
 
@@ -79,20 +80,18 @@ def run_training(config: TrainConfig, console: Console) -> dict:
     rescorer = None
     if r.suite:
         rescorer = Rescorer(out, r.suite, tasks=r.tasks, max_samples=r.max_samples, gen=r.gen,
-                            final_gen=r.final_gen, batch_size=r.batch_size, console=console)
+                            final_gen=r.final_gen, batch_size=r.batch_size, console=console, final_tasks=r.final_tasks)
         rescorer.load(full=False)  # fail on a bad suite/task before hours of training
+        rescorer.load(full=True)
     hooks = RescoreHooks(rescorer, base, progress_for(console))
     console.print(f"[bold]train[/bold] trainer={config.trainer} model={config.model} output={out}")
     result = trainer.train(config, hooks, console)
     if not main:
         return {}
 
-    train_pts = [(e["step"], e["loss"]) for e in result.log_history if "loss" in e]
-    eval_pts = [(e["step"], e["eval_loss"]) for e in result.log_history if "eval_loss" in e]
-    plot = plot_loss(train_pts, eval_pts, out / "training_loss.png")
+    train_pts, eval_pts = loss_points(result.log_history)
     diagnosis = diagnose(train_pts, eval_pts)
     color = {"healthy": "green", "overfitting": "yellow", "unstable": "red", "flat": "red"}.get(diagnosis.kind, "white")
-    console.print(f"loss curve: {plot}")
     console.print(f"diagnosis: [{color}]{diagnosis.kind}[/{color}]: {diagnosis.message}")
 
     final_line = None
@@ -112,15 +111,21 @@ def run_training(config: TrainConfig, console: Console) -> dict:
         else:
             final_line = rescorer.score(make_backend(ckpt), ckpt, step=None, full=True)
     scores = read_scores(out)
+    headline = rescorer.load(full=False).headline if rescorer else {}
     if rescorer:
-        print_trajectory(scores, rescorer.load(full=False).headline, console)
+        print_trajectory(scores, headline, console)
+    plot = plot_training(train_pts, smoothed(train_pts), eval_pts, out / "training_loss.png", scores=scores, headline=headline)
+    console.print(f"loss curve and checkpoint scores: {plot}")
     summary = {
         "output_dir": str(out),
         "final_adapter": str(result.final_dir),
         "loss_plot": str(plot),
         "diagnosis": diagnosis.to_dict(),
         "train_loss": train_pts,
+        "train_loss_smoothed": smoothed(train_pts),  # what the diagnosis read
         "eval_loss": eval_pts,
+        "headline": headline,
+        "stats": result.stats,  # trainable parameters, tokens/s
         "scores": scores,
         "final_report": str(Path(final_line["run_dir"]) / "report.md") if final_line else None,
     }

@@ -12,7 +12,8 @@ from conftest import REPO
 # harness/ modules that are use cases: commands and the flows behind them. Everything else in
 # harness/ is the core.
 USE_CASES = {"cli", "__main__", "runner", "score_answers", "label_agreement", "rescore", "checkpoint_scores",
-             "training", "watch", "serve", "chat", "merge"}
+             "training", "watch", "serve", "chat", "merge",
+             "sweep", "lab_report"}
 PACKAGES = ("harness", "suites", "judges", "trainers", "datapipe", "reports")
 # what each layer may import, besides itself and third-party code
 ALLOWED = {

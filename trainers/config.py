@@ -64,6 +64,7 @@ class RescoreSettings(_Section):
     gen: dict[str, Any] = Field(default_factory=dict)  # generation overrides at each checkpoint
     final: bool = True  # the full suite on the final adapter
     final_gen: dict[str, Any] = Field(default_factory=dict)  # generation overrides for the final run
+    final_tasks: list[str] | None = None  # tasks of the final run (None: the whole suite)
     batch_size: Int = Field(8, ge=1)
 
 

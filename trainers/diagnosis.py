@@ -39,12 +39,23 @@ def moving_average(x: np.ndarray, window: int) -> np.ndarray:
     return np.convolve(x, np.ones(window) / window, mode="valid")
 
 
+def smoothed(train: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """The train curve as the diagnosis reads it (and the loss plot draws it): a trailing moving
+    average over 3 logged losses (from 10 logged points on), each value at its window's last step.
+    It damps batch-to-batch noise and keeps real swings."""
+    if not train:
+        return []
+    window = 3 if len(train) >= 10 else 1
+    values = moving_average(np.array([v for _, v in train], dtype=float), window)
+    return list(zip([s for s, _ in train][window - 1:], values.tolist()))
+
+
 def diagnose(train: list[tuple[int, float]], evals: list[tuple[int, float]] | None = None) -> Diagnosis:
     evals = evals or []
     if len(train) < 5:
         return Diagnosis("too_short", f"only {len(train)} logged training losses: too few to read a curve (lower logging_steps)")
     raw = np.array([v for _, v in train], dtype=float)
-    loss = moving_average(raw, 3 if len(raw) >= 10 else 1)  # damps batch-to-batch noise, keeps swings
+    loss = np.array([v for _, v in smoothed(train)])
     fifth = max(1, len(loss) // 5)
     start, end = loss[:fifth].mean(), loss[-fifth:].mean()
     drop = (start - end) / start if start else 0.0
@@ -83,6 +94,25 @@ def diagnose(train: list[tuple[int, float]], evals: list[tuple[int, float]] | No
     if noisy > UNSTABLE_SWING:
         parts.append("the per-batch train loss is noisy; the eval loss is the steadier guide")
     return Diagnosis("healthy", "; ".join(parts), best_step)
+
+
+SMOKE_DROP = 0.02  # the smoke test wants the smoothed train loss at least 2% lower at the end
+
+
+def loss_falls(train: list[tuple[int, float]]) -> tuple[bool, str]:
+    """The smoke test's question before a long run: does the train loss fall over the first steps?
+    (first third vs last third of the smoothed curve; a loss that does not fall points at the data
+    format, the loss mask or the learning rate, and a full run would waste its time)."""
+    pts = [(s, v) for s, v in smoothed(train) if np.isfinite(v)]
+    if len(pts) < 2 or len(pts) < len(smoothed(train)):
+        return False, f"{len(train)} logged train losses, {len(pts)} finite: too few to tell (lower logging_steps)"
+    third = max(1, len(pts) // 3)
+    first, last = np.mean([v for _, v in pts[:third]]), np.mean([v for _, v in pts[-third:]])
+    change = (last - first) / first if first else 0.0
+    text = f"train loss {first:.3f} -> {last:.3f} ({change:+.1%}) over steps {pts[0][0]}-{pts[-1][0]}"
+    if -change < SMOKE_DROP:
+        return False, f"{text}: it does not fall; check the data format and mask (harness mask-audit), then the learning rate"
+    return True, text
 
 
 def _swings(ev: np.ndarray) -> bool:

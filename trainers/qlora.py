@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -109,8 +110,9 @@ class QLoRATrainer:
 
         trainer.remove_callback(PrinterCallback)  # it prints raw log dicts; the Rich bar shows the loss
         trainer.add_callback(_ProgressAndRescore(hooks, tokenizer, console, trainer.log,
-                                                 saved=lambda folder: name_base_portably(folder, ckpt),
-                                                 quantized=config.quantization == "nf4"))
+                                                 saved=lambda folder: name_base_portably(folder, ckpt)))
+        throughput = _Throughput()  # tokens/s per variant in a sweep
+        trainer.add_callback(throughput)
         if resume:
             console.print(f"resuming from {resume} (model, optimizer, scheduler and data order)")
         trainer.train(resume_from_checkpoint=resume)
@@ -119,7 +121,8 @@ class QLoRATrainer:
         if is_main_process():
             tokenizer.save_pretrained(str(final))
             name_base_portably(final, ckpt)
-        return TrainResult(final, list(trainer.state.log_history), trainer.model, tokenizer)
+        stats = {"trainable_parameters": trainable, "total_parameters": total, **throughput.stats()}
+        return TrainResult(final, list(trainer.state.log_history), trainer.model, tokenizer, stats)
 
     @staticmethod
     def _audit(tokenizer, template: str, train, out: Path, console: Console) -> None:
@@ -228,6 +231,7 @@ def sft_config(config: TrainConfig, cuda: bool, bf16: bool, console: Console, re
         logging_first_step=True,
         eval_strategy="steps",
         eval_on_start=not resumed,  # the base's eval loss: the diagnosis reads the curve from there
+        include_num_input_tokens_seen="non_padding",  # tokens/s per variant in a sweep
         ddp_timeout=6 * 3600,  # across processes the others wait while the main one rescores a checkpoint
         eval_steps=config.eval_steps,
         save_strategy="steps",
@@ -260,22 +264,6 @@ def keep_4bit_weights_trainable_on_cpu(model) -> None:
             module.support_avx512bf16_for_cpu = False
 
 
-def adapter_back_to_bf16(model, optimizer) -> None:
-    """TRL trains a QLoRA adapter in bf16 (it casts the LoRA weights after creating them, as the QLoRA
-    paper does), but resuming loads them back as fp32 (peft upcasts adapters on loading), which would
-    change every number from the resumed step on. Cast the trainable weights and their optimizer
-    state back; nothing is lost, they were saved in bf16."""
-    import torch
-
-    for param in model.parameters():
-        if not param.requires_grad or param.dtype != torch.float32:
-            continue
-        param.data = param.data.to(torch.bfloat16)
-        for key, value in (optimizer.state.get(param, {}) if optimizer is not None else {}).items():
-            if torch.is_tensor(value) and value.shape == param.shape and value.dtype == torch.float32:
-                optimizer.state[param][key] = value.to(torch.bfloat16)
-
-
 def datasets_progress_off() -> None:
     """TRL's dataset preparation prints four progress bars per split; ours says what happens."""
     from datasets.utils.logging import disable_progress_bar
@@ -292,8 +280,8 @@ def _callback_base():
 class _ProgressAndRescore(_callback_base()):
     """Steps and the latest loss to the hooks' progress, and the rescoring hook after each save."""
 
-    def __init__(self, hooks, tokenizer, console: Console, log, saved, quantized: bool = False):
-        self.hooks, self.tokenizer, self.console, self.quantized = hooks, tokenizer, console, quantized
+    def __init__(self, hooks, tokenizer, console: Console, log, saved):
+        self.hooks, self.tokenizer, self.console = hooks, tokenizer, console
         self.log = log  # Trainer.log: to every report_to logger, at the current step
         self.saved = saved  # finishes a checkpoint folder the Trainer wrote
         # a bar on a terminal, plain lines (step, loss, elapsed, eta) in logs; silent for hooks without one
@@ -306,8 +294,6 @@ class _ProgressAndRescore(_callback_base()):
         if self.step:
             self.progress.advance(self.step)
         if state.global_step:  # resumed: the weights are the checkpoint's; rescore it if the killed run had not
-            if self.quantized:
-                adapter_back_to_bf16(model, optimizer)
             self._rescore(Path(args.output_dir) / f"checkpoint-{state.global_step}", state, model)
 
     def on_step_end(self, args, state, control, **kw):
@@ -339,3 +325,26 @@ class _ProgressAndRescore(_callback_base()):
 
     def on_train_end(self, args, state, control, **kw):
         self.progress.close()
+
+
+class _Throughput(_callback_base()):
+    """Training speed without the pauses: evaluation and checkpoint rescoring run inside
+    `trainer.train()`, so its runtime would understate tokens/s. Times only the optimizer steps."""
+
+    def __init__(self):
+        self.seconds, self.tokens, self.steps = 0.0, 0, 0
+        self._t0 = self._tokens0 = None
+
+    def on_step_begin(self, args, state, control, **kw):
+        self._t0, self._tokens0 = time.perf_counter(), state.num_input_tokens_seen
+
+    def on_step_end(self, args, state, control, **kw):
+        if self._t0 is not None:
+            self.seconds += time.perf_counter() - self._t0
+            self.tokens += state.num_input_tokens_seen - self._tokens0
+            self.steps += 1
+
+    def stats(self) -> dict:
+        rate = self.tokens / self.seconds if self.seconds else None
+        return {"train_steps_timed": self.steps, "train_step_seconds": round(self.seconds, 3),
+                "train_tokens": self.tokens, "tokens_per_second": rate}
