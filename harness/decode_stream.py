@@ -51,6 +51,14 @@ class DecodeStream:
         return self._text if self._cut is None else self._text[: self._cut]
 
     @property
+    def answer(self) -> str:
+        """The text as an answer to score: a byte-level tokenizer spreads one Chinese character over
+        several tokens, so the token limit can cut one in half and its bytes decode to U+FFFD.
+        Nothing follows a cut answer: those are dropped. (`text` keeps them: it must match the
+        token pieces a server reports.)"""
+        return self.text.rstrip(REPLACEMENT) if self.finish_reason == "length" else self.text
+
+    @property
     def completion_tokens(self) -> int:
         return self.consumed
 
@@ -106,10 +114,6 @@ class DecodeStream:
     def _end(self, reason: str) -> None:
         if not self.watched:
             self._decode()
-        if reason == "length" and self._cut is None:
-            # A byte-level tokenizer spreads one Chinese character over several tokens, so the token
-            # limit can cut one in half: its bytes decode to U+FFFD. Nothing follows: drop them.
-            self._text = self._text.rstrip(REPLACEMENT)
         self.finish_reason = reason
         self._show(len(self.text))
 

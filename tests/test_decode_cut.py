@@ -10,7 +10,7 @@ def decoded(tok, ids: list[int], limit: int) -> str:
     stream = DecodeStream(tok, eos_ids={tok.eos_token_id}, limit=limit)
     stream.push_all(ids)
     stream.finish()
-    return stream.text
+    return stream.answer
 
 
 def test_a_character_cut_in_half_is_dropped(tiny_model):

@@ -107,7 +107,7 @@ class HFBackend:
         prompts = [self.encode_chat(m, settings) for m in batch]
         streams = self.generate_streams(prompts, settings, role=role)
         return [
-            Generation(raw=s.text, text=split_thinking(s.text), finish_reason=s.finish_reason,
+            Generation(raw=s.answer, text=split_thinking(s.answer), finish_reason=s.finish_reason,
                        prompt_tokens=len(p), completion_tokens=s.completion_tokens)
             for p, s in zip(prompts, streams)
         ]
