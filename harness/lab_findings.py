@@ -24,7 +24,8 @@ def _num(x: float | None) -> str:
 
 def _delta(d: dict) -> str:
     lo, hi = d["ci"]
-    return f"{d['value']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    # paired: over the samples both models were scored on, so it can differ from ckpt - base
+    return f"{d['value']:+.3f} [{lo:+.3f}, {hi:+.3f}], paired n={d['n']}"
 
 
 def _moved(entry: dict) -> str | None:
@@ -43,7 +44,7 @@ def findings(ev: LabEvidence) -> list[Finding]:
         if "base" not in e or "ckpt" not in e or (e.get("delta") or {}).get("value") is None:
             continue
         verdict = _moved(e)
-        line = f"{name} {_num(e['base']['value'])} -> {_num(e['ckpt']['value'])} (delta {_delta(e['delta'])}, n={e['delta']['n']})"
+        line = f"{name} {_num(e['base']['value'])} -> {_num(e['ckpt']['value'])} (delta {_delta(e['delta'])})"
         (moved if verdict else still).append(f"{line}: significantly {verdict}" if verdict else name)
     if moved:
         out.append(Finding("What moved significantly (95% CI of the paired delta excludes 0)", "; ".join(moved) + "."))

@@ -88,7 +88,7 @@ def diagnose(train: list[tuple[int, float]], evals: list[tuple[int, float]] | No
             best_step,
         )
     noisy = np.abs(np.diff(raw)).mean() / raw.mean()
-    parts = [f"train loss {start:.3f} -> {end:.3f} ({drop:+.0%} smoothed)"]
+    parts = [f"train loss {start:.3f} -> {end:.3f} ({-drop:+.0%} smoothed)"]
     if len(ev) >= 2:
         parts.append(f"eval loss {ev[0]:.3f} -> {ev[-1]:.3f}")
     if noisy > UNSTABLE_SWING:
