@@ -98,22 +98,24 @@ def _records(run: Path) -> dict:
 
 def test_a_torn_last_line_is_redone_on_resume(harness_cli, full_run, tmp_path):
     """What a writer killed mid-line leaves: config.json, complete records, half a line, no
-    summary. --resume keeps the complete lines byte for byte, redoes the torn record (a line is
-    complete only with its newline) and ends with the uninterrupted run's records and summary."""
+    summary. --resume keeps the complete lines byte for byte, cuts the torn one with one warning,
+    redoes that record and ends with the uninterrupted run's records and summary. (A whole last
+    line that only lost its newline is kept: tests/test_jsonl_repair.py.)"""
     killed = tmp_path / full_run.name
     shutil.copytree(full_run, killed)
     (killed / "summary.json").unlink()
     (killed / "report.md").unlink()
     lines = (killed / "samples.jsonl").read_bytes().splitlines(keepends=True)
     kept = b"".join(lines[:30])
-    torn = lines[30][:-1]  # all of record 31 but its newline: even a line that parses is torn
-    json.loads(torn)
+    torn = lines[30][: len(lines[30]) // 2]  # half of record 31
     (killed / "samples.jsonl").write_bytes(kept + torn)
 
     code, _, err = harness_cli("run", "--resume", killed)
     assert code == 0, err
+    assert err.count("warning:") == 1 and "samples.jsonl" in err
     after = (killed / "samples.jsonl").read_bytes()
-    assert after.startswith(kept + torn + b"\n")  # the torn record redone whole, right after the kept ones
+    assert after.startswith(kept) and not after.startswith(kept + torn + b"\n")  # the torn bytes are gone
+    assert all(json.loads(line) for line in after.splitlines())
     assert _records(killed) == _records(full_run)  # every record once, the same answers and scores
     assert len(after.splitlines()) == len(lines) == 2 * (10 + 19 + 48 + 24)
     assert load_json(killed / "summary.json")["metrics"] == load_json(full_run / "summary.json")["metrics"]
