@@ -13,7 +13,6 @@ every saved checkpoint; "final" is the whole suite, run on the final adapter.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -24,15 +23,7 @@ from harness.jsonl import JsonlAppender, iter_complete_rows
 from harness.rundir import RunDir
 from harness.runner import RunRequest, build_config, execute, finish, pending_work
 from harness.scoring import score_run
-from harness.suite import Suite, load_suite
-
-
-def spread(samples: list[dict], k: int | None) -> list[dict]:
-    """k samples spread evenly over the file (so a subset still has both safety halves)."""
-    if not k or k >= len(samples):
-        return samples
-    step = len(samples) / k
-    return [samples[math.floor(i * step)] for i in range(k)]
+from harness.suite import Suite, load_suite, spread
 
 
 class Rescorer:

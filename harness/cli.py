@@ -1,5 +1,9 @@
-"""The `harness` command line. Every HarnessError becomes one line on stderr and exit code 2
-(`harness gate` exits 1 when a metric regressed)."""
+"""The `harness` command line.
+
+Exit codes: 0 done (the gate: passed), 1 the gate found a regression, 2 bad input (every
+HarnessError: one line on stderr), 3 an internal error (a bug in sft-harness or a library: one
+line, the traceback saved to a file, or printed with --verbose), 130 interrupted. A CI job can
+tell a worse model (1) from a broken command (2) or a broken harness (3)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from rich.console import Console
 from harness.errors import HarnessError, HarnessWarning
 
 EXIT_USAGE = 2
+EXIT_INTERNAL = 3
 
 
 def _add_run(sub) -> None:
@@ -27,8 +32,11 @@ def _add_run(sub) -> None:
     p.add_argument("--gen", action="append", default=[], metavar="KEY=VALUE",
                    help="generation setting for every task, e.g. --gen temperature=0.7 --gen max_new_tokens=64")
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--limit", action="append", default=[], metavar="[TASK=]N",
+                   help="at most N samples per task (TASK=N: for that task only), spread evenly over each file")
     p.add_argument("--runs-dir", default="runs", help="where run directories are created (default: runs)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run without redoing finished samples")
+    p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run without redoing finished samples "
+                   "(it re-runs what config.json recorded: other run flags are refused)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the checkpoint (off by default)")
     p.add_argument("--model-name", help="with --ckpt http://HOST:PORT/v1 (an OpenAI-compatible server): the served model's id")
     p.add_argument("--backend", help="a registered model backend other than the default (hf; openai for a URL)")
@@ -122,6 +130,7 @@ def cmd_run(args, console: Console) -> int:
     from harness.runner import RunRequest, run_suite
 
     if args.resume:
+        _refuse_flags_with_resume(args)
         run_suite(RunRequest(suite=args.suite, ckpt=""), resume=args.resume, console=console)
         return 0
     if not args.ckpt:
@@ -133,6 +142,7 @@ def cmd_run(args, console: Console) -> int:
         data=_data_overrides(args.suite, args.data), gen=parse_cli_overrides(args.gen),
         batch_size=args.batch_size, trust_remote_code=args.trust_remote_code, runs_dir=args.runs_dir,
         model_name=args.model_name, backend=args.backend, judge=_judge_options(args), load=_load_options(args),
+        limit=_limits(args.limit),
         requests=_request_options(args),
     )
     run_suite(request, console=console)
@@ -657,8 +667,36 @@ def _show_harness_warnings() -> None:
     warnings.showwarning = show
 
 
+def _limits(items: list[str]) -> dict[str, int]:
+    """--limit N / --limit TASK=N -> {"*": N, TASK: N}."""
+    out = {}
+    for item in items:
+        task, _, n = item.rpartition("=")
+        if not n.isdigit() or int(n) < 1:
+            raise HarnessError(f"--limit {item}: give a whole number >= 1, or TASK=N (e.g. --limit 5 or --limit safety=10)")
+        out[task or "*"] = int(n)
+    return out
+
+
+def _refuse_flags_with_resume(args) -> None:
+    """--resume re-runs the recorded invocation exactly; a flag that would be ignored is refused."""
+    defaults = vars(build_parser().parse_args(["run"]))
+    given = [k for k, v in vars(args).items() if k not in ("command", "resume", "verbose") and v != defaults.get(k)]
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-").removesuffix("s") if k == "tasks" else "--" + k.replace("_", "-")
+                          for k in given)
+        raise HarnessError(f"--resume {args.resume} re-runs the run exactly as its config.json records it, so {flags} "
+                           "would be ignored: drop them, or start a new run to change them")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description="Evaluation-first harness for QLoRA SFT of chat LLMs")
+    from harness import __version__
+
+    parser = argparse.ArgumentParser(prog="harness", description="Evaluation-first harness for QLoRA SFT of chat LLMs",
+                                     epilog="exit codes: 0 done / gate passed, 1 gate found a regression, 2 bad input, "
+                                            "3 internal error, 130 interrupted")
+    parser.add_argument("--version", action="version", version=f"sft-harness {__version__}")
+    parser.add_argument("--verbose", action="store_true", help="print the traceback of an internal error")
     sub = parser.add_subparsers(dest="command", required=True)
     for add, _ in COMMANDS.values():
         add(sub)
@@ -681,6 +719,30 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted; finished samples are saved (use --resume RUN_DIR)")
         return 130
+    except Exception as e:  # a bug, not bad input: its own exit code, so CI can tell it from a regression
+        return _internal_error(e, args.verbose)
+
+
+def _internal_error(error: Exception, verbose: bool) -> int:
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(error))
+    err = Console(stderr=True)
+    first = (str(error).strip().splitlines() or [""])[0][:300]
+    if verbose:
+        err.print(text, highlight=False, markup=False)
+        where = "above"
+    else:
+        fd, where = tempfile.mkstemp(prefix="sft-harness-traceback-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+    err.print(f"[bold red]internal error[/bold red] (a bug in sft-harness or a library, not in your input): "
+              f"{type(error).__name__}: {first}; traceback: {where}. Please report it with that traceback.",
+              highlight=False, soft_wrap=True)
+    if os.environ.get("GITHUB_ACTIONS") == "true":  # an annotation on the job, distinct from a gate's regression
+        print(f"::error title=sft-harness internal error::{type(error).__name__}: {first} (exit {EXIT_INTERNAL})")
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from harness.model_loading import LoadOptions
 from harness.records import SampleRecord
 from harness.rundir import RunDir, package_versions
 from harness.scoring import ScoringContext, score_run
-from harness.suite import Suite, Task, load_suite, sample_messages, sample_prompt
+from harness.suite import Suite, Task, apply_limit, load_suite, sample_messages, sample_prompt
 from harness.thinking import thinking_warning, unfinished_thinking
 from harness.writes import check_writable_dir
 from reports.progress import progress_for
@@ -58,6 +58,7 @@ class RunRequest:
     judge: JudgeOptions | None = None
     load: dict = field(default_factory=dict)  # model loading options (harness.model_loading.LoadOptions)
     requests: dict = field(default_factory=dict)  # --request-*: EndpointSettings fields for the openai backend
+    limit: dict = field(default_factory=dict)  # --limit: at most N samples per task ({"*": N} for every task)
 
     def __post_init__(self):
         if isinstance(self.judge, dict):  # from config.json on --resume
@@ -110,6 +111,7 @@ def run_suite(request: RunRequest, *, resume: str | None = None, console: Consol
         request = RunRequest(**saved["invocation"])
         run.check_writable()  # a read-only copy of a run: say so before loading any model
     suite = load_suite(request.suite, tasks=request.tasks, data_overrides=request.data, gen_overrides=request.gen)
+    apply_limit(suite, request.limit)
     context = scoring_context(request, console)
     if request.judge and not any(s.info.requires for t in suite.tasks.values() for s in t.scorers):
         raise HarnessError(

@@ -26,6 +26,7 @@ harness/scorers.py; a scorer's metrics only exist in runs where it runs (judge s
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,24 @@ def find_suite(name_or_path: str) -> Path:
         return builtin
     names = ", ".join(p.stem for p in list_suites()) or "none"
     raise HarnessError(f"unknown suite '{name_or_path}'; built-in suites: {names} (or pass a path to a .yaml file)")
+
+
+def spread(samples: list[dict], k: int | None) -> list[dict]:
+    """k samples spread evenly over the file (so a subset still has both safety halves)."""
+    if not k or k >= len(samples):
+        return samples
+    step = len(samples) / k
+    return [samples[math.floor(i * step)] for i in range(k)]
+
+
+def apply_limit(suite: "Suite", limit: dict[str, int]) -> None:
+    """--limit: at most N samples per task ("*": every task), spread evenly over each file."""
+    unknown = sorted(set(limit) - set(suite.tasks) - {"*"})
+    if unknown:
+        raise HarnessError(f"--limit {unknown[0]}=...: no task '{unknown[0]}' in suite {suite.name} "
+                           f"(tasks: {', '.join(suite.tasks)})")
+    for name, task in suite.tasks.items():
+        task.samples = spread(task.samples, limit.get(name, limit.get("*")))
 
 
 def load_suite(

@@ -1,0 +1,81 @@
+"""CLI basics a script relies on: --version, python -m harness, the exit code of an internal
+error (distinct from a regression and from bad input), --limit, and --resume refusing flags it
+would ignore."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import REPO, load_json, only_run_dir
+
+
+def test_version_and_python_dash_m():
+    done = subprocess.run([sys.executable, "-m", "harness", "--version"], capture_output=True, text=True, cwd=REPO)
+    from harness import __version__
+
+    assert done.returncode == 0 and done.stdout.strip() == f"sft-harness {__version__}"
+
+
+def _crash(*args, **kwargs):
+    raise RuntimeError("boom inside the runner")
+
+
+def test_an_internal_error_exits_3_with_one_line_and_a_saved_traceback(harness_cli, monkeypatch, tmp_path):
+    import harness.runner
+
+    monkeypatch.setattr(harness.runner, "run_suite", _crash)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    code, out, err = harness_cli("run", "--ckpt", "anything", "--runs-dir", tmp_path)
+    assert code == 3  # not 1 (the gate's regression) and not 2 (bad input)
+    line = " ".join(err.split())
+    assert "internal error" in line and "RuntimeError: boom inside the runner" in line
+    path = line.split("traceback: ", 1)[1].split(". Please", 1)[0]
+    saved = open(path, encoding="utf-8").read()
+    assert "Traceback (most recent call last)" in saved and "_crash" in saved
+    assert "::error title=sft-harness internal error::RuntimeError: boom inside the runner" in out
+
+
+def test_verbose_prints_the_traceback(harness_cli, monkeypatch, tmp_path):
+    import harness.runner
+
+    monkeypatch.setattr(harness.runner, "run_suite", _crash)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    code, out, err = harness_cli("--verbose", "run", "--ckpt", "anything", "--runs-dir", tmp_path)
+    assert code == 3 and "Traceback (most recent call last)" in err and "traceback: above" in " ".join(err.split())
+    assert "::error" not in out
+
+
+def test_limit_caps_every_task_and_one_task(harness_cli, tiny_model, tmp_path):
+    code, _, err = harness_cli("run", "--ckpt", tiny_model, "--task", "format", "--task", "ppl", "--limit", "3",
+                               "--limit", "ppl=2", "--gen", "max_new_tokens=4", "--runs-dir", tmp_path)
+    assert code == 0, err
+    run = only_run_dir(tmp_path)
+    rows = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
+    assert sum(r["task"] == "format" for r in rows) == 3 and sum(r["task"] == "ppl" for r in rows) == 2
+    config = load_json(run / "config.json")
+    assert config["invocation"]["limit"] == {"*": 3, "ppl": 2}
+    assert config["suite"]["tasks"]["format"]["n_samples"] == 3
+    assert load_json(run / "summary.json")["metrics"]["ppl/perplexity"]["ckpt"]["n"] == 2
+
+
+def test_a_bad_limit_is_one_line(harness_cli, tiny_model, tmp_path):
+    code, _, err = harness_cli("run", "--ckpt", tiny_model, "--limit", "nope=3", "--runs-dir", tmp_path)
+    assert code == 2 and "no task 'nope'" in err
+    code, _, err = harness_cli("run", "--ckpt", tiny_model, "--limit", "x", "--runs-dir", tmp_path)
+    assert code == 2 and "--limit x: give a whole number" in err
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_resume_refuses_flags_it_would_ignore(harness_cli, tiny_model, tmp_path):
+    code, _, err = harness_cli("run", "--ckpt", tiny_model, "--task", "ppl", "--limit", "2", "--runs-dir", tmp_path)
+    assert code == 0, err
+    run = only_run_dir(tmp_path)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    code, _, err = harness_cli("run", "--resume", run, "--gen", "max_new_tokens=9", "--task", "format")
+    line = " ".join(err.split())
+    assert code == 2 and "--task, --gen would be ignored" in line and "start a new run" in line
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    code, _, err = harness_cli("run", "--resume", run)  # alone, it is fine
+    assert code == 0, err
