@@ -99,6 +99,7 @@ def baseline_dict(snap: Snapshot) -> dict:
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "source_run": snap.source,
         "rescored_from": snap.rescored_from,
+        "conditions": snap.conditions,
         "suite": {
             "name": snap.suite_name,
             "version": snap.suite_version,
@@ -157,6 +158,7 @@ def read_baseline(path: str | Path) -> Snapshot:
         records=[_record(row, doc["format_version"]) for row in doc["samples"]],
         scorers={f"{t}/{sid}": spec for t, v in doc["suite"]["tasks"].items() for sid, spec in v.get("scorers", {}).items()},
         rescored_from=doc.get("rescored_from"),
+        conditions=doc.get("conditions") or {},  # older baseline files: unknown
     )
 
 

@@ -446,6 +446,14 @@ def _add_compare(sub) -> None:
     p.add_argument("b", help="run directory or baseline file: compared with A (deltas are B - A)")
     p.add_argument("--role", choices=ROLES, default="ckpt", help="which model of each run (default: ckpt)")
     p.add_argument("--max-flips", type=int, default=20, help="flipped samples listed per metric (default: 20)")
+    _add_allow_different(p)
+
+
+def _add_allow_different(p) -> None:
+    p.add_argument("--allow-different", action="append", default=[], metavar="KEY",
+                   choices=["generation", "chat_template", "judge_model"],
+                   help="compare even though the runs were made with different generation settings, chat templates "
+                        "or judge models (refused by default); the report states the difference (repeatable)")
 
 
 def cmd_compare(args, console: Console) -> int:
@@ -455,7 +463,7 @@ def cmd_compare(args, console: Console) -> int:
 
     if args.max_flips < 0:
         raise HarnessError(f"--max-flips must be >= 0, got {args.max_flips}")
-    comparison = compare(load_snapshot(args.a), load_snapshot(args.b), args.role)
+    comparison = compare(load_snapshot(args.a), load_snapshot(args.b), args.role, frozenset(args.allow_different))
     print_comparison(comparison, console, max_flips=args.max_flips)
     return 0
 
@@ -484,6 +492,7 @@ def _add_gate(sub) -> None:
     p.add_argument("--role", choices=ROLES, default="ckpt", help="which model is gated (default: ckpt)")
     p.add_argument("--junit", help="JUnit XML to write (default: gate-junit.xml in the run directory)")
     p.add_argument("--summary", help="Markdown summary to write (default: gate-summary.md in the run directory)")
+    _add_allow_different(p)
 
 
 def cmd_gate(args, console: Console) -> int:
@@ -497,7 +506,7 @@ def cmd_gate(args, console: Console) -> int:
     run = load_snapshot(args.run)
     policy = load_policy(args.policy or default_policy_path(run.suite_name), list(run.definitions), run.suite_name)
     baseline = load_snapshot(args.baseline) if args.baseline else None
-    result = run_gate(run, policy, baseline, args.role)
+    result = run_gate(run, policy, baseline, args.role, frozenset(args.allow_different))
     print_gate(result, console)
     out_dir = Path(args.run) if Path(args.run).is_dir() else Path(".")
     for path, text in ((args.junit or out_dir / "gate-junit.xml", render_junit(result)),

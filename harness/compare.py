@@ -8,7 +8,7 @@ verdict differs between A and B is a flip.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.errors import HarnessError
 from harness.metrics import summarize_delta
@@ -51,13 +51,15 @@ class Comparison:
     metrics: list[MetricComparison]
     flips: list[Flip]  # pass -> fail first, then fail -> pass
     scorer_changes: list[str]  # scorers whose version or settings differ between A and B (why verdicts moved)
+    allowed_differences: list[str] = field(default_factory=list)  # --allow-different: how A and B were made differently
 
     def metric(self, name: str) -> MetricComparison | None:
         return next((m for m in self.metrics if m.name == name), None)
 
 
-def compare(a: Snapshot, b: Snapshot, role: str = "ckpt") -> Comparison:
+def compare(a: Snapshot, b: Snapshot, role: str = "ckpt", allow: frozenset[str] = frozenset()) -> Comparison:
     require_comparable(a, b, role)
+    allowed = condition_differences(a, b, allow)
     metrics, flips = [], []
     prompts = b.prompts(role)
     for name in b.metrics:
@@ -69,7 +71,7 @@ def compare(a: Snapshot, b: Snapshot, role: str = "ckpt") -> Comparison:
         if b.definitions[name].aggregate == "mean":
             flips += _flips(name, higher, units_a, units_b, prompts)
     flips.sort(key=lambda f: not f.worse)  # stable: metric order kept within each group
-    return Comparison(a, b, role, metrics, flips, scorer_changes(a, b))
+    return Comparison(a, b, role, metrics, flips, scorer_changes(a, b), allowed)
 
 
 def _flips(metric: str, higher_is_better: bool, units_a, units_b, prompts: dict) -> list[Flip]:
@@ -99,6 +101,34 @@ def scorer_changes(a: Snapshot, b: Snapshot) -> list[str]:
 
 def _params(spec: dict) -> str:
     return str({k: v for k, v in spec.items() if k not in {"scorer", "version"}})
+
+
+CONDITION_KEYS = ("generation", "chat_template", "judge_model")  # what --allow-different takes
+
+
+def condition_differences(a: Snapshot, b: Snapshot, allow: frozenset[str] = frozenset()) -> list[str]:
+    """How A and B were made differently (generation settings, chat template, judge model), where
+    both recorded it. Each difference not in `allow` is refused; the allowed ones are returned."""
+    allowed = []
+    for key in sorted(set(a.conditions) & set(b.conditions)):
+        va, vb = a.conditions[key], b.conditions[key]
+        if va == vb:
+            continue
+        kind = key.split("/", 1)[0]
+        what = f"{key}: {_difference(va, vb)}"
+        if kind not in allow and key not in allow:
+            raise HarnessError(
+                f"{a.source} (A) and {b.source} (B) were made differently ({what}); their scores do not compare "
+                f"as equals. Run both the same way, or pass --allow-different {kind} to compare anyway")
+        allowed.append(what)
+    return allowed
+
+
+def _difference(va, vb) -> str:
+    if isinstance(va, dict) and isinstance(vb, dict):
+        keys = [k for k in sorted(set(va) | set(vb)) if va.get(k) != vb.get(k)]
+        return ", ".join(f"{k} {va.get(k)!r} vs {vb.get(k)!r}" for k in keys)
+    return f"{va!r} vs {vb!r}"
 
 
 def require_comparable(a: Snapshot, b: Snapshot, role: str) -> None:

@@ -6,7 +6,7 @@ does not have, or has no data for (n = 0), fails. `harness gate` exits 1 when an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.compare import Comparison, Flip, compare
 from harness.errors import HarnessError
@@ -52,6 +52,7 @@ class GateResult:
     policy: str
     verdicts: list[MetricVerdict]
     regressions: list[Flip]  # samples that went pass -> fail on a gated metric
+    allowed_differences: list[str] = field(default_factory=list)  # --allow-different: run and baseline made differently
 
     @property
     def passed(self) -> bool:
@@ -62,7 +63,8 @@ class GateResult:
         return EXIT_PASS if self.passed else EXIT_REGRESSION
 
 
-def run_gate(run: Snapshot, policy: Policy, baseline: Snapshot | None = None, role: str = "ckpt") -> GateResult:
+def run_gate(run: Snapshot, policy: Policy, baseline: Snapshot | None = None, role: str = "ckpt",
+             allow: frozenset[str] = frozenset()) -> GateResult:
     run.require_role(role)
     needs_baseline = next((r for r in policy.rules if r.max_drop is not None), None)
     if baseline is None and needs_baseline:
@@ -70,12 +72,12 @@ def run_gate(run: Snapshot, policy: Policy, baseline: Snapshot | None = None, ro
             f"{policy.path}:{needs_baseline.line}: metric '{needs_baseline.metric}' has max_drop, which needs "
             "--baseline (a file from `harness baseline save`, or a run directory)"
         )
-    comparison = compare(baseline, run, role) if baseline is not None else None
+    comparison = compare(baseline, run, role, allow) if baseline is not None else None
     verdicts = [_verdict(rule, run, comparison, role) for rule in policy.rules]
     gated = {r.metric for r in policy.rules}
     regressions = [f for f in (comparison.flips if comparison else []) if f.worse and f.metric in gated]
     return GateResult(run.suite_name, role, run.source, baseline.source if baseline else None, str(policy.path),
-                      verdicts, regressions)
+                      verdicts, regressions, comparison.allowed_differences if comparison else [])
 
 
 def _verdict(rule: Rule, run: Snapshot, comparison: Comparison | None, role: str) -> MetricVerdict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.errors import HarnessError
 from harness.metrics import Units, metric_units
@@ -31,6 +32,9 @@ class Snapshot:
     records: list[SampleRecord]  # scored per-sample records
     scorers: dict[str, dict] = field(default_factory=dict)  # "task/scorer id" -> {scorer, version, ...}
     rescored_from: dict | None = None  # what `harness rescore` made this from
+    # how the answers were made, where it matters for a fair comparison: "generation/<task>"
+    # (settings), "chat_template" (hash), "judge_model"; a key a run did not record is unknown
+    conditions: dict[str, Any] = field(default_factory=dict)
 
     def units(self, metric: str, role: str, definition: MetricDef | None = None) -> Units:
         """A metric's per-sample units (`definition`: the other side's, for a metric this one lacks)."""
@@ -86,7 +90,19 @@ def from_run_dir(path: str | Path) -> Snapshot:
         records=run.scored(),
         scorers=scorer_versions(suite_cfg),
         rescored_from=config.get("rescored_from"),
+        conditions=run_conditions(config),
     )
+
+
+def run_conditions(config: dict) -> dict[str, Any]:
+    """What config.json records of how the answers were made (unrecorded: left out, i.e. unknown)."""
+    out: dict[str, Any] = {f"generation/{task}": cfg["generation"]
+                           for task, cfg in config["suite"]["tasks"].items() if cfg.get("generation")}
+    if config.get("chat_template_hash"):
+        out["chat_template"] = config["chat_template_hash"]
+    if (config.get("judge") or {}).get("model"):
+        out["judge_model"] = config["judge"]["model"]
+    return out
 
 
 def scorer_versions(suite_cfg: dict) -> dict[str, dict]:

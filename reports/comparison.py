@@ -27,6 +27,8 @@ def print_comparison(comparison: Comparison, console: Console, max_flips: int = 
             console.print(f"{side} was rescored from {source} (same answers, today's scorers)")
     for change in comparison.scorer_changes:
         console.print(f"[yellow]scorer changed[/yellow] {change}", highlight=False)
+    for difference in comparison.allowed_differences:
+        console.print(f"[yellow]made differently (--allow-different)[/yellow] {difference}", highlight=False)
     table = Table(title=f"{b.suite_name} ({comparison.role}): B - A on the samples both scored")
     for col in ("metric", "A", "B", "delta (B - A) [95% CI]", "significant"):
         table.add_column(col, style="bold" if col == "metric" else None)

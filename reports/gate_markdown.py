@@ -27,7 +27,10 @@ def render_gate_markdown(result: GateResult) -> str:
     lines = [head, "", f"- run: `{result.run}` (model: {result.role})"]
     if result.baseline:
         lines.append(f"- baseline: `{result.baseline}`")
-    lines += [f"- policy: `{result.policy}`", ""]
+    lines += [f"- policy: `{result.policy}`"]
+    lines += [f"- ⚠️ made differently from the baseline (allowed with --allow-different): {escape(d, 300)}"
+              for d in result.allowed_differences]
+    lines += [""]
     lines += ["| | metric | value | baseline | delta [95% CI] | rule |", "|---|---|---|---|---|---|"]
     for v in result.verdicts:
         arrow = "↑" if v.higher_is_better else "↓"

@@ -12,6 +12,8 @@ def print_gate(result: GateResult, console: Console) -> None:
     against = f" against {result.baseline}" if result.baseline else ""
     # soft_wrap: long paths and reasons stay on one line (grep-able in CI logs)
     console.print(f"[bold]Gate[/bold] {result.run} ({result.role}){against}, policy {result.policy}", soft_wrap=True)
+    for difference in result.allowed_differences:
+        console.print(f"[yellow]made differently (--allow-different)[/yellow] {escape(difference)}", highlight=False, soft_wrap=True)
     width = max(len(v.metric) for v in result.verdicts)
     for v in result.verdicts:
         mark = "[green]PASS[/green]" if v.passed else "[red]FAIL[/red]"
