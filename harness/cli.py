@@ -8,6 +8,7 @@ tell a worse model (1) from a broken command (2) or a broken harness (3)."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -35,6 +36,8 @@ def _add_run(sub) -> None:
     p.add_argument("--limit", action="append", default=[], metavar="[TASK=]N",
                    help="at most N samples per task (TASK=N: for that task only), spread evenly over each file")
     p.add_argument("--runs-dir", default="runs", help="where run directories are created (default: runs)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object on stdout (run_dir, summary) for scripts; everything else goes to stderr")
     p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run without redoing finished samples "
                    "(it re-runs what config.json recorded: other run flags are refused)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the checkpoint (off by default)")
@@ -131,8 +134,9 @@ def cmd_run(args, console: Console) -> int:
 
     if args.resume:
         _refuse_flags_with_resume(args)
-        run_suite(RunRequest(suite=args.suite, ckpt=""), resume=args.resume, console=console)
-        return 0
+        console = _json_console(args, console)
+        run = run_suite(RunRequest(suite=args.suite, ckpt=""), resume=args.resume, console=console)
+        return _print_json(args, run)
     if not args.ckpt:
         raise HarnessError("harness run needs --ckpt (or --resume RUN_DIR); e.g. --ckpt smollm2-135m-instruct")
     if args.batch_size < 1:
@@ -145,7 +149,18 @@ def cmd_run(args, console: Console) -> int:
         limit=_limits(args.limit),
         requests=_request_options(args),
     )
-    run_suite(request, console=console)
+    console = _json_console(args, console)
+    return _print_json(args, run_suite(request, console=console))
+
+
+def _json_console(args, console: Console) -> Console:
+    """With --json, stdout holds only the JSON; tables and progress go to stderr."""
+    return Console(stderr=True, width=console.width) if args.json else console
+
+
+def _print_json(args, run) -> int:
+    if args.json:
+        print(json.dumps({"run_dir": str(run.path), "summary": run.summary()}, ensure_ascii=False))
     return 0
 
 
@@ -658,7 +673,8 @@ def _quiet_libraries() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
+    if not os.environ.get("TRANSFORMERS_VERBOSITY"):  # the user's choice wins (e.g. =info to debug a load)
+        hf_logging.set_verbosity_error()
 
 
 def _show_harness_warnings() -> None:
@@ -690,7 +706,7 @@ def _limits(items: list[str]) -> dict[str, int]:
 def _refuse_flags_with_resume(args) -> None:
     """--resume re-runs the recorded invocation exactly; a flag that would be ignored is refused."""
     defaults = vars(build_parser().parse_args(["run"]))
-    given = [k for k, v in vars(args).items() if k not in ("command", "resume", "verbose") and v != defaults.get(k)]
+    given = [k for k, v in vars(args).items() if k not in ("command", "resume", "verbose", "json") and v != defaults.get(k)]
     if given:
         flags = ", ".join("--" + k.replace("_", "-").removesuffix("s") if k == "tasks" else "--" + k.replace("_", "-")
                           for k in given)

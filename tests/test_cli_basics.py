@@ -79,3 +79,30 @@ def test_resume_refuses_flags_it_would_ignore(harness_cli, tiny_model, tmp_path)
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
     code, _, err = harness_cli("run", "--resume", run)  # alone, it is fine
     assert code == 0, err
+
+
+def test_transformers_verbosity_set_by_the_user_is_kept(harness_cli, monkeypatch):
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_info()  # what transformers does at import with TRANSFORMERS_VERBOSITY=info
+    monkeypatch.setenv("TRANSFORMERS_VERBOSITY", "info")
+    try:
+        assert harness_cli("suites")[0] == 0
+        assert hf_logging.get_verbosity() == hf_logging.INFO
+        monkeypatch.delenv("TRANSFORMERS_VERBOSITY")
+        assert harness_cli("suites")[0] == 0
+        assert hf_logging.get_verbosity() == hf_logging.ERROR  # by default the libraries stay quiet
+    finally:
+        hf_logging.set_verbosity_error()
+
+
+def test_json_prints_only_the_run_and_its_summary_on_stdout(harness_cli, tiny_model, tmp_path):
+    code, out, err = harness_cli("run", "--ckpt", tiny_model, "--task", "ppl", "--limit", "2", "--json", "--runs-dir", tmp_path)
+    assert code == 0, err
+    doc = json.loads(out)  # stdout is exactly one JSON object
+    run = only_run_dir(tmp_path)
+    assert doc["run_dir"] == str(run) and doc["summary"] == load_json(run / "summary.json")
+    assert "ppl/perplexity" in err  # the table went to stderr
+    code, out, err = harness_cli("run", "--resume", run, "--json")
+    assert code == 0, err
+    assert json.loads(out)["run_dir"] == str(run)
