@@ -130,6 +130,7 @@ def _judge_options(args):
 
 def cmd_run(args, console: Console) -> int:
     from harness.generation_settings import parse_cli_overrides
+    from harness.includes import include_dirs
     from harness.runner import RunRequest, run_suite
 
     if args.resume:
@@ -146,7 +147,7 @@ def cmd_run(args, console: Console) -> int:
         data=_data_overrides(args.suite, args.data), gen=parse_cli_overrides(args.gen),
         batch_size=args.batch_size, trust_remote_code=args.trust_remote_code, runs_dir=args.runs_dir,
         model_name=args.model_name, backend=args.backend, judge=_judge_options(args), load=_load_options(args),
-        limit=_limits(args.limit),
+        limit=_limits(args.limit), includes=[str(d) for d in include_dirs()],
         requests=_request_options(args),
     )
     console = _json_console(args, console)
@@ -706,7 +707,7 @@ def _limits(items: list[str]) -> dict[str, int]:
 def _refuse_flags_with_resume(args) -> None:
     """--resume re-runs the recorded invocation exactly; a flag that would be ignored is refused."""
     defaults = vars(build_parser().parse_args(["run"]))
-    given = [k for k, v in vars(args).items() if k not in ("command", "resume", "verbose", "json") and v != defaults.get(k)]
+    given = [k for k, v in vars(args).items() if k not in ("command", "resume", "verbose", "json", "include") and v != defaults.get(k)]
     if given:
         flags = ", ".join("--" + k.replace("_", "-").removesuffix("s") if k == "tasks" else "--" + k.replace("_", "-")
                           for k in given)
@@ -722,6 +723,9 @@ def build_parser() -> argparse.ArgumentParser:
                                             "3 internal error, 130 interrupted")
     parser.add_argument("--version", action="version", version=f"sft-harness {__version__}")
     parser.add_argument("--verbose", action="store_true", help="print the traceback of an internal error")
+    parser.add_argument("--include", action="append", default=[], metavar="PATH",
+                        help="a folder of extensions: suites/*.yaml, scorers/*.py, judges/configs/*.yaml, "
+                             "judges/templates/*.md, trainers/*.py (repeatable; also $SFT_HARNESS_INCLUDE)")
     sub = parser.add_subparsers(dest="command", required=True)
     for add, _ in COMMANDS.values():
         add(sub)
@@ -737,6 +741,11 @@ def main(argv: list[str] | None = None) -> int:
     if not console.is_terminal:  # logs and CI: wide enough that metric names are not cut
         console = Console(width=160)
     try:
+        from harness.includes import include, include_from_env
+
+        include_from_env()
+        for folder in args.include:
+            include(folder)
         return COMMANDS[args.command][1](args, console)
     except HarnessError as e:
         Console(stderr=True).print(f"[bold red]error:[/bold red] {e}", highlight=False, soft_wrap=True)

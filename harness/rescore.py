@@ -21,6 +21,7 @@ from harness.records import SampleRecord, ScoreRecord
 from harness.rundir import SAMPLES, RunDir
 from harness.runner import RunRequest, finish, metric_definitions, scoring_context, suite_description
 from harness.scoring import score_run
+from harness.includes import include
 from harness.suite import Suite, load_suite
 
 
@@ -37,6 +38,8 @@ def rescore(source: str | Path, *, tasks: list[str] | None = None, scorers: list
         raise HarnessError("--out names the new baseline file when rescoring a baseline file; a run directory is "
                            "rescored into a new run directory under --runs-dir")
     config = old.config()
+    for folder in (config.get("invocation") or {}).get("includes", []):  # the run's --include folders
+        include(folder, f"{path}: config.json includes")
     suite = _suite_for(config, path)
     only = _selection(suite, tasks, scorers)
     context = scoring_context(RunRequest(suite="", ckpt="", judge=judge), console)

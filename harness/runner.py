@@ -32,6 +32,7 @@ from harness.rundir import RunDir, package_versions
 from harness.scoring import ScoringContext, score_run
 from harness.suite import Suite, Task, apply_limit, load_suite, sample_messages, sample_prompt
 from harness.thinking import thinking_warning, unfinished_thinking
+from harness.includes import include
 from harness.writes import check_writable_dir
 from reports.progress import progress_for
 
@@ -59,6 +60,7 @@ class RunRequest:
     load: dict = field(default_factory=dict)  # model loading options (harness.model_loading.LoadOptions)
     requests: dict = field(default_factory=dict)  # --request-*: EndpointSettings fields for the openai backend
     limit: dict = field(default_factory=dict)  # --limit: at most N samples per task ({"*": N} for every task)
+    includes: list = field(default_factory=list)  # --include folders (harness.includes), loaded again on --resume
 
     def __post_init__(self):
         if isinstance(self.judge, dict):  # from config.json on --resume
@@ -109,6 +111,8 @@ def run_suite(request: RunRequest, *, resume: str | None = None, console: Consol
             raise HarnessError(f"{resume}: written by an older sft-harness (run format 1); it cannot be resumed, "
                                "only rescored (`harness rescore`) or compared")
         request = RunRequest(**saved["invocation"])
+        for folder in request.includes:
+            include(folder, f"{resume}: config.json includes")
         run.check_writable()  # a read-only copy of a run: say so before loading any model
     suite = load_suite(request.suite, tasks=request.tasks, data_overrides=request.data, gen_overrides=request.gen)
     apply_limit(suite, request.limit)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.includes import find as find_included, include_dirs
 from harness.generation_settings import GenerationSettings
 from harness.jsonl import read_jsonl
 from harness.yaml_lines import check_keys, key_line, line_of as _line, load_yaml  # noqa: F401  (re-exported)
@@ -123,7 +124,8 @@ def _file_hash(path: Path) -> str:
 
 
 def list_suites() -> list[Path]:
-    return sorted(BUILTIN_SUITES.glob("*.yaml"))
+    """The built-in suites and those of --include folders."""
+    return sorted([*BUILTIN_SUITES.glob("*.yaml"), *(p for d in include_dirs() for p in (d / "suites").glob("*.yaml"))])
 
 
 def find_suite(name_or_path: str) -> Path:
@@ -132,11 +134,14 @@ def find_suite(name_or_path: str) -> Path:
         if not path.is_file():
             raise HarnessError(f"suite file not found: {path}")
         return path
+    included = find_included("suites", f"{name_or_path}.yaml")  # --include folders first
+    if included:
+        return included
     builtin = BUILTIN_SUITES / f"{name_or_path}.yaml"
     if builtin.is_file():
         return builtin
     names = ", ".join(p.stem for p in list_suites()) or "none"
-    raise HarnessError(f"unknown suite '{name_or_path}'; built-in suites: {names} (or pass a path to a .yaml file)")
+    raise HarnessError(f"unknown suite '{name_or_path}'; suites: {names} (or pass a path to a .yaml file)")
 
 
 def spread(samples: list[dict], k: int | None) -> list[dict]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from harness.includes import find as find_included
 from harness.text import has_cjk
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -42,7 +43,7 @@ def language_of(text: str) -> str:
 
 @lru_cache(maxsize=None)
 def load_template(kind: str, lang: str) -> Template:
-    path = TEMPLATE_DIR / f"{kind}.{lang}.md"
+    path = find_included("judges", "templates", f"{kind}.{lang}.md") or TEMPLATE_DIR / f"{kind}.{lang}.md"
     raw = path.read_text(encoding="utf-8")
     parts = _SECTION.split(raw)
     # split -> ['', 'system', text, 'user', text]

@@ -25,6 +25,7 @@ from typing import Iterator
 from harness.errors import HarnessError
 from harness.records import Key, SampleRecord, ScoreEntry, ScoreRecord
 from harness.scorers import DefaultMetric, batch_scorer
+from harness.includes import find as find_included
 from harness.yaml_lines import check_keys, load_yaml
 from judges.client import JudgeReply
 from judges.prompt_templates import template_for
@@ -54,8 +55,8 @@ class JudgeConfig:
 
 def load_judge_config(name_or_path: str) -> JudgeConfig:
     path = Path(name_or_path)
-    if path.suffix not in {".yaml", ".yml"}:
-        path = CONFIG_DIR / f"{name_or_path}.yaml"
+    if path.suffix not in {".yaml", ".yml"}:  # a name: --include folders first, then the built-in configs
+        path = find_included("judges", "configs", f"{name_or_path}.yaml") or CONFIG_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
         raise HarnessError(f"judge config not found: {name_or_path} (built in: {known}; or a path to a .yaml file)")
