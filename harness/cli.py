@@ -156,7 +156,7 @@ def cmd_run(args, console: Console) -> int:
 
 def _json_console(args, console: Console) -> Console:
     """With --json, stdout holds only the JSON; tables and progress go to stderr."""
-    return Console(stderr=True, width=console.width) if args.json else console
+    return Console(stderr=True, width=console.width, quiet=console.quiet) if args.json else console
 
 
 def _print_json(args, run) -> int:
@@ -707,12 +707,47 @@ def _limits(items: list[str]) -> dict[str, int]:
 def _refuse_flags_with_resume(args) -> None:
     """--resume re-runs the recorded invocation exactly; a flag that would be ignored is refused."""
     defaults = vars(build_parser().parse_args(["run"]))
-    given = [k for k, v in vars(args).items() if k not in ("command", "resume", "verbose", "json", "include") and v != defaults.get(k)]
+    given = [k for k, v in vars(args).items() if k not in ("command", "resume", "verbose", "quiet", "json", "include") and v != defaults.get(k)]
     if given:
         flags = ", ".join("--" + k.replace("_", "-").removesuffix("s") if k == "tasks" else "--" + k.replace("_", "-")
                           for k in given)
         raise HarnessError(f"--resume {args.resume} re-runs the run exactly as its config.json records it, so {flags} "
                            "would be ignored: drop them, or start a new run to change them")
+
+
+# One example per subcommand, shown at the end of its --help.
+EXAMPLES = {
+    "run": "harness run --suite lab1 --ckpt out/lab1/final          # an adapter and its base\n"
+           "harness run --ckpt smollm2-135m-instruct --task format --limit 5",
+    "suites": "harness suites",
+    "score": "harness score --suite lab1 --task safety --responses answers.jsonl",
+    "rescore": "harness rescore runs/<run-dir>",
+    "compare": "harness compare runs/A runs/B --max-flips 5",
+    "baseline": "harness baseline save runs/A --out baselines/lab1.json",
+    "gate": "harness gate runs/B --baseline baselines/lab1.json --policy suites/policies/lab1.yaml",
+    "train": "harness train --config configs/lab1-qlora.yaml --set learning_rate=2e-4 --set lora.r=8",
+    "demo": "harness demo --output-dir out/demo",
+    "sweep": "harness sweep --config configs/lab1-qlora.yaml --grid learning_rate=2e-5,2e-4 --out sweeps/lr",
+    "report": "harness report --lab lab1 --train out/lab1 --sweep sweeps/lr --out report/",
+    "grade": "harness grade report/",
+    "mask-audit": "harness mask-audit --data train.jsonl --model smollm2-135m-instruct",
+    "data": "harness data build recipes/lab1-mix.yaml",
+    "watch": "harness watch out/lab1 --suite lab1",
+    "serve": "harness serve --model out/lab1/final --port 8000",
+    "chat": "harness chat --ckpt out/lab1/final",
+    "merge": "harness merge --ckpt out/lab1/final --out merged/",
+    "judge-agreement": "harness judge-agreement runs/<run-dir> human_labels.jsonl",
+}
+
+
+def _with_examples(sub) -> None:
+    """Each subcommand's --help: its one-line summary as the description, an example at the end."""
+    summaries = {action.dest: action.help for action in sub._choices_actions}
+    for name, parser in sub.choices.items():
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        parser.description = parser.description or summaries.get(name)
+        if name in EXAMPLES:
+            parser.epilog = "example:\n  " + EXAMPLES[name].replace("\n", "\n  ")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -723,12 +758,14 @@ def build_parser() -> argparse.ArgumentParser:
                                             "3 internal error, 130 interrupted")
     parser.add_argument("--version", action="version", version=f"sft-harness {__version__}")
     parser.add_argument("--verbose", action="store_true", help="print the traceback of an internal error")
+    parser.add_argument("--quiet", action="store_true", help="print only errors (and --json output)")
     parser.add_argument("--include", action="append", default=[], metavar="PATH",
                         help="a folder of extensions: suites/*.yaml, scorers/*.py, judges/configs/*.yaml, "
                              "judges/templates/*.md, trainers/*.py (repeatable; also $SFT_HARNESS_INCLUDE)")
     sub = parser.add_subparsers(dest="command", required=True)
     for add, _ in COMMANDS.values():
         add(sub)
+    _with_examples(sub)
     return parser
 
 
@@ -737,9 +774,9 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     _show_harness_warnings()
     args = build_parser().parse_args(argv)
-    console = Console()
+    console = Console(quiet=args.quiet)
     if not console.is_terminal:  # logs and CI: wide enough that metric names are not cut
-        console = Console(width=160)
+        console = Console(width=160, quiet=args.quiet)
     try:
         from harness.includes import include, include_from_env
 

@@ -106,3 +106,20 @@ def test_json_prints_only_the_run_and_its_summary_on_stdout(harness_cli, tiny_mo
     code, out, err = harness_cli("run", "--resume", run, "--json")
     assert code == 0, err
     assert json.loads(out)["run_dir"] == str(run)
+
+
+def test_every_subcommand_help_has_a_description_and_an_example(harness_cli):
+    from harness.cli import COMMANDS, build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for name in COMMANDS:
+        parser = sub.choices[name]
+        assert parser.description, name
+        assert parser.epilog and parser.epilog.startswith("example:\n  harness " + name.split()[0]), name
+
+
+def test_quiet_prints_nothing_but_errors(harness_cli, tiny_model, tmp_path):
+    code, out, err = harness_cli("--quiet", "run", "--ckpt", tiny_model, "--task", "ppl", "--limit", "1", "--runs-dir", tmp_path)
+    assert code == 0 and out == "", out
+    code, out, err = harness_cli("--quiet", "run", "--ckpt", tiny_model, "--limit", "x")
+    assert code == 2 and "--limit x" in err
