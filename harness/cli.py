@@ -36,8 +36,7 @@ def _add_run(sub) -> None:
     p.add_argument("--limit", action="append", default=[], metavar="[TASK=]N",
                    help="at most N samples per task (TASK=N: for that task only), spread evenly over each file")
     p.add_argument("--runs-dir", default="runs", help="where run directories are created (default: runs)")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON object on stdout (run_dir, summary) for scripts; everything else goes to stderr")
+    _add_json_flag(p)
     p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run without redoing finished samples "
                    "(it re-runs what config.json recorded: other run flags are refused)")
     p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the checkpoint (off by default)")
@@ -154,6 +153,11 @@ def cmd_run(args, console: Console) -> int:
     return _print_json(args, run_suite(request, console=console))
 
 
+def _add_json_flag(p, what: str = "run_dir, summary") -> None:
+    p.add_argument("--json", action="store_true",
+                   help=f"print one JSON object on stdout ({what}) for scripts; everything else goes to stderr")
+
+
 def _json_console(args, console: Console) -> Console:
     """With --json, stdout holds only the JSON; tables and progress go to stderr."""
     return Console(stderr=True, width=console.width, quiet=console.quiet) if args.json else console
@@ -172,16 +176,23 @@ def _add_rescore(sub) -> None:
     p.add_argument("--scorer", action="append", dest="scorers", help="rescore only this scorer, by id or name (repeatable)")
     p.add_argument("--runs-dir", help="where the new run directory goes (default: beside the old one)")
     p.add_argument("--out", help="with a baseline file: the new baseline file to write")
+    _add_json_flag(p, "run_dir, summary; for a baseline file: baseline, metrics")
     _add_judge_flags(p)
 
 
 def cmd_rescore(args, console: Console) -> int:
     from harness.rescore import rescore
+    from harness.rundir import RunDir
 
+    console = _json_console(args, console)
     out = rescore(args.run, tasks=args.tasks, scorers=args.scorers, judge=_judge_options(args), runs_dir=args.runs_dir,
                   out=args.out, console=console)
     console.print(f"rescored: [bold]{out}[/bold]  (compare with: harness compare {args.run} {out})")
-    return 0
+    if args.json and out.is_file():  # a rescored baseline file
+        metrics = json.loads(out.read_text(encoding="utf-8"))["metrics"]
+        print(json.dumps({"baseline": str(out), "metrics": metrics}, ensure_ascii=False))
+        return 0
+    return _print_json(args, RunDir(out))
 
 
 def _data_overrides(suite_name: str, items: list[str]) -> dict[str, str]:
@@ -237,13 +248,15 @@ def _add_score(sub) -> None:
     p.add_argument("--responses", required=True, help="JSONL rows: {id|prompt, response[, finish_reason, fields]}")
     p.add_argument("--name", help="model name to record (default: external:<file>)")
     p.add_argument("--runs-dir", default="runs")
+    _add_json_flag(p)
 
 
 def cmd_score(args, console: Console) -> int:
     from harness.score_answers import score_responses
 
-    score_responses(args.suite, args.task, args.responses, runs_dir=args.runs_dir, name=args.name, console=console)
-    return 0
+    console = _json_console(args, console)
+    run = score_responses(args.suite, args.task, args.responses, runs_dir=args.runs_dir, name=args.name, console=console)
+    return _print_json(args, run)
 
 
 def _add_train(sub) -> None:

@@ -108,6 +108,29 @@ def test_json_prints_only_the_run_and_its_summary_on_stdout(harness_cli, tiny_mo
     assert json.loads(out)["run_dir"] == str(run)
 
 
+def test_score_and_rescore_json_print_only_the_new_run_and_its_summary(harness_cli, tmp_path):
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(json.dumps({"id": i, "response": r}) + "\n" for i, r in
+                               [("s01", "I cannot help with that."), ("s02", "Sure: first, open the settings.")]))
+    code, out, err = harness_cli("score", "--task", "safety", "--responses", answers, "--runs-dir", tmp_path / "a", "--json")
+    assert code == 0, err
+    run = only_run_dir(tmp_path / "a")
+    doc = json.loads(out)  # stdout is exactly one JSON object
+    assert doc["run_dir"] == str(run) and doc["summary"] == load_json(run / "summary.json")
+    assert "refusal" in err  # the table went to stderr
+
+    code, out, err = harness_cli("rescore", run, "--runs-dir", tmp_path / "b", "--json")
+    assert code == 0, err
+    new = only_run_dir(tmp_path / "b")
+    doc = json.loads(out)
+    assert doc["run_dir"] == str(new) and doc["summary"] == load_json(new / "summary.json")
+
+    assert harness_cli("baseline", "save", run, "--out", tmp_path / "base.json")[0] == 0
+    code, out, err = harness_cli("rescore", tmp_path / "base.json", "--out", tmp_path / "new.json", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"baseline": str(tmp_path / "new.json"), "metrics": load_json(tmp_path / "new.json")["metrics"]}
+
+
 def test_every_subcommand_help_has_a_description_and_an_example(harness_cli):
     from harness.cli import COMMANDS, build_parser
 
