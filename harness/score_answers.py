@@ -3,6 +3,8 @@
 Each row: {"response": "...", "id": "<a sample id of the task>"} or {"response": ..., "prompt": ...}.
 A prompt the task does not have is scored as a new sample with the row's own fields (e.g.
 `expect: refuse` for the safety task). `finish_reason` ("stop"/"length") is used when given.
+Every row is its own sample: when several rows answer the same sample (several models' answers
+to one prompt), each after the first is scored under `<id>@line<N>`, never merged or dropped.
 A `label` (a person's label of the answer, e.g. full_refusal) makes the summary report the
 classifier's agreement with it (harness/label_agreement.py).
 """
@@ -41,6 +43,7 @@ def score_responses(suite_name: str, task_name: str, responses: str, *, runs_dir
     check_human_labels(rows, task, responses)  # a `label` per row: the summary reports agreement with it
     model = name or f"external:{Path(responses).name}"
     records = [_record(task, row, responses, model) for row in rows]  # every row checked before anything is written
+    _one_sample_per_row(records, rows, console)
     run = RunDir.create(Path(runs_dir), suite.name, Path(responses).stem)
     run.write_config({
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -67,6 +70,20 @@ def _record(task: Task, row: dict, path: str, model: str) -> SampleRecord:
     return SampleRecord("ckpt", model, task.name, sample["id"], sample_prompt(sample),
                         {k: v for k, v in sample.items() if k != "__line__"}, output=split_thinking(response), raw=response,
                         finish_reason=row.get("finish_reason"), prompt_tokens=0, completion_tokens=0)
+
+
+def _one_sample_per_row(records: list[SampleRecord], rows: list[dict], console: Console) -> None:
+    """Records are keyed by sample id: a row answering a sample an earlier row answered gets its own id."""
+    seen: set[str] = set()
+    renamed = []
+    for record, row in zip(records, rows):
+        if record.id in seen:
+            record.id = record.sample["id"] = f"{record.id}@line{row['__line__']}"
+            renamed.append(record.id)
+        seen.add(record.id)
+    if renamed:
+        console.print(f"{len(renamed)} rows answer a sample an earlier row answered; each is scored as its own sample "
+                      f"({', '.join(renamed[:3])}{', ...' if len(renamed) > 3 else ''})")
 
 
 def _match_sample(task: Task, row: dict, path: str) -> dict:
