@@ -57,7 +57,7 @@ def test_sampling_is_seeded_and_the_seed_matters(backend):
     assert _raws(backend, **sampled) != _raws(backend)  # temperature > 0 samples; 0 is greedy
 
 
-@pytest.mark.parametrize("narrowing", [{"top_k": 1}, {"top_p": 0.001}, {"min_p": 0.99}])
+@pytest.mark.parametrize("narrowing", [{"top_k": 1}, {"top_p": 0.001}, {"min_p": 0.999999}])
 def test_sampling_knobs_reach_generation(backend, narrowing):
     """Each knob, set to keep only the most likely token, turns sampling back into greedy
     decoding; ignored, the sampled answers differ from the greedy ones."""

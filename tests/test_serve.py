@@ -54,13 +54,38 @@ def test_models_and_a_completion_match_the_backend(served, backend):
     assert resp.model == "tiny-sft"
 
 
-def test_vllm_style_extras_are_accepted(served):
+def _answer(url, extra_body=None, **kwargs) -> str:
+    resp = _client(url).chat.completions.create(model="tiny-sft", messages=HELLO, max_tokens=8, extra_body=extra_body, **kwargs)
+    return resp.choices[0].message.content
+
+
+@pytest.mark.parametrize("narrowing", [{"top_p": 0.001}, {"extra_body": {"top_k": 1}}, {"extra_body": {"min_p": 0.999999}}])
+def test_each_sampling_field_reaches_generation(served, narrowing):
+    """Each field, set to keep only the likeliest token, turns a sampled answer back into the
+    greedy one; dropped on the way, the sampled answer stays different."""
     url, _ = served
-    resp = _client(url).chat.completions.create(
-        model="tiny-sft", messages=HELLO, max_tokens=4, temperature=0.8, top_p=0.9, seed=3,
-        extra_body={"top_k": 20, "repetition_penalty": 1.2, "min_p": 0.01, "chat_template_kwargs": {"enable_thinking": False}},
-    )
-    assert resp.usage.completion_tokens <= 4
+    greedy = _answer(url, temperature=0)
+    sampled = dict(temperature=1.0, seed=7)
+    assert _answer(url, **sampled) != greedy
+    assert _answer(url, **sampled) == _answer(url, **sampled)  # seeded: the same answer again
+    assert _answer(url, **sampled | {"seed": 8}) != _answer(url, **sampled)  # and the seed reaches generation
+    assert _answer(url, **sampled | narrowing) == greedy
+
+
+def test_repetition_penalty_and_enable_thinking_reach_generation(served, backend):
+    url, _ = served
+    assert _answer(url, temperature=0, extra_body={"repetition_penalty": 5.0}) != _answer(url, temperature=0)
+    tok = backend.tokenizer
+    original = tok.chat_template
+    tok.chat_template = original + "{% if enable_thinking is defined and not enable_thinking %}<think>\n\n</think>\n\n{% endif %}"
+    try:
+        def prompt_tokens(thinking):
+            return _client(url).chat.completions.create(
+                model="tiny-sft", messages=HELLO, max_tokens=1, temperature=0,
+                extra_body={"chat_template_kwargs": {"enable_thinking": thinking}}).usage.prompt_tokens
+        assert prompt_tokens(False) > prompt_tokens(True)  # the empty think block is in the prompt
+    finally:
+        tok.chat_template = original
 
 
 @pytest.mark.parametrize("kwargs, status, fragment", [
