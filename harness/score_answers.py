@@ -1,7 +1,8 @@
 """`harness score`: score answers another system produced, with the same scorers and records.
 
 Each row: {"response": "...", "id": "<a sample id of the task>"} or {"response": ..., "prompt": ...}.
-A prompt the task does not have is scored as a new sample with the row's own fields (e.g.
+A row whose prompt is a sample's takes that sample's fields (and its id, unless the row has its
+own); a prompt the task does not have is scored as a new sample with the row's own fields (e.g.
 `expect: refuse` for the safety task). `finish_reason` ("stop"/"length") is used when given.
 Every row is its own sample: when several rows answer the same sample (several models' answers
 to one prompt), each after the first is scored under `<id>@line<N>`, never merged or dropped.
@@ -100,8 +101,8 @@ def _match_sample(task: Task, row: dict, path: str) -> dict:
     if "prompt" not in row:
         raise HarnessError(f"{where}: each row needs 'id' (a sample of task '{task.name}') or 'prompt'")
     for s in task.samples:
-        if "prompt" in s and sample_prompt(s) == row["prompt"]:
-            return {**s, **extra, "id": s["id"]}
+        if "prompt" in s and sample_prompt(s) == row["prompt"]:  # the sample's fields; the row's own id if it has one
+            return {**s, **extra, "id": str(row.get("id", s["id"]))}
     new = dict(extra)
     new["id"] = str(row.get("id", f"external-line{row['__line__']}"))
     return new
