@@ -103,6 +103,23 @@ def test_bad_requests_get_openai_style_errors(served, kwargs, status, fragment):
     assert fragment in e.value.body["message"] if isinstance(e.value.body, dict) else fragment in str(e.value)
 
 
+def test_a_backend_failure_is_a_500_in_the_openai_error_shape_and_the_server_goes_on(served, backend, monkeypatch):
+    url, _ = served
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory (simulated)")
+
+    monkeypatch.setattr(backend, "generate_streams", broken)
+    with pytest.raises(openai.InternalServerError) as e:
+        _client(url).chat.completions.create(model="tiny-sft", messages=HELLO, max_tokens=3)
+    assert e.value.status_code == 500
+    assert e.value.body["type"] == "server_error"
+    assert e.value.body["message"] == "generation failed: RuntimeError: out of memory (simulated)"
+    monkeypatch.undo()
+    reply = _client(url).chat.completions.create(model="tiny-sft", messages=HELLO, max_tokens=3)
+    assert reply.choices[0].finish_reason in ("length", "stop")
+
+
 def test_concurrent_requests_are_batched(served):
     url, app = served
     client = _client(url)
