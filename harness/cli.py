@@ -32,7 +32,7 @@ def _add_run(sub) -> None:
                    help="replace a task's samples; a bare FILE replaces the loglikelihood (ppl) task's")
     p.add_argument("--gen", action="append", default=[], metavar="KEY=VALUE",
                    help="generation setting for every task, e.g. --gen temperature=0.7 --gen max_new_tokens=64")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=8, help="prompts generated together (default: 8); batches are fixed, so greedy answers repeat")
     p.add_argument("--limit", action="append", default=[], metavar="[TASK=]N",
                    help="at most N samples per task (TASK=N: for that task only), spread evenly over each file")
     p.add_argument("--runs-dir", default="runs", help="where run directories are created (default: runs)")
@@ -243,11 +243,11 @@ def cmd_suites(args, console: Console) -> int:
 
 def _add_score(sub) -> None:
     p = sub.add_parser("score", help="score answers produced elsewhere (JSONL: id or prompt, response)")
-    p.add_argument("--suite", default="lab1")
-    p.add_argument("--task", required=True)
+    p.add_argument("--suite", default="lab1", help="suite name or YAML path (default: lab1)")
+    p.add_argument("--task", required=True, help="the generate task whose scorers score the answers, e.g. safety")
     p.add_argument("--responses", required=True, help="JSONL rows: {id|prompt, response[, finish_reason, fields]}")
     p.add_argument("--name", help="model name to record (default: external:<file>)")
-    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--runs-dir", default="runs", help="where the run directory is created (default: runs)")
     _add_json_flag(p)
 
 
@@ -288,7 +288,8 @@ def cmd_train(args, console: Console) -> int:
 
 def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="the whole loop on the bundled model, on CPU: train, rescore, the graded lab report")
-    p.add_argument("--output-dir", default="out/demo")
+    p.add_argument("--output-dir", default="out/demo",
+                   help="where the checkpoints, their scores, the final run and the lab report go (default: out/demo)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key of the demo config")
 
 
@@ -441,11 +442,11 @@ def cmd_data(args, console: Console) -> int:
 
 def _add_watch(sub) -> None:
     p = sub.add_parser("watch", help="rescore each checkpoint directory that appears (from any trainer)")
-    p.add_argument("directory")
-    p.add_argument("--suite", default="lab1")
+    p.add_argument("directory", help="the training output directory to watch (its checkpoint-*/ folders)")
+    p.add_argument("--suite", default="lab1", help="suite to rescore each checkpoint with (default: lab1)")
     p.add_argument("--task", action="append", dest="tasks", help="only these tasks (repeatable)")
     p.add_argument("--max-samples", type=int, help="per task, samples spread over the file")
-    p.add_argument("--gen", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--gen", action="append", default=[], metavar="KEY=VALUE", help="generation setting for every task, e.g. --gen max_new_tokens=64")
     p.add_argument("--base", help="base model of the adapters (overrides adapter_config.json)")
     p.add_argument("--once", action="store_true", help="one pass over what is there, then exit")
     p.add_argument("--interval", type=float, default=10.0, help="seconds between scans")
@@ -556,7 +557,7 @@ def _add_serve(sub) -> None:
     p.add_argument("--gen", action="append", default=[], metavar="KEY=VALUE", help="default generation settings (requests override)")
     p.add_argument("--max-batch-size", type=int, default=8, help="requests generated together (default: 8)")
     p.add_argument("--api-key-env", metavar="VAR", help="require clients to send the key held in this environment variable")
-    p.add_argument("--trust-remote-code", action="store_true")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the checkpoint (off by default)")
 
 
 def cmd_serve(args, console: Console) -> int:
@@ -596,7 +597,7 @@ def _add_chat(sub) -> None:
     p.add_argument("--gen", action="append", default=[], metavar="KEY=VALUE",
                    help="generation settings (chat defaults: temperature 0.95, top_k 20, top_p 0.85, repetition_penalty 1.2, "
                         "max_new_tokens 1024; --gen temperature=0 for greedy)")
-    p.add_argument("--trust-remote-code", action="store_true")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the checkpoint (off by default)")
 
 
 def cmd_chat(args, console: Console) -> int:
@@ -619,7 +620,7 @@ def _add_merge(sub) -> None:
     p.add_argument("--out", required=True, help="new (or empty) directory for the merged model")
     p.add_argument("--base", help="the unquantized base (overrides adapter_config.json)")
     p.add_argument("--dtype", default="bf16", help="bf16 (default), fp16 or fp32")
-    p.add_argument("--trust-remote-code", action="store_true")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the checkpoint (off by default)")
 
 
 def cmd_merge(args, console: Console) -> int:

@@ -4,6 +4,7 @@ would ignore."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -139,6 +140,18 @@ def test_every_subcommand_help_has_a_description_and_an_example(harness_cli):
         parser = sub.choices[name]
         assert parser.description, name
         assert parser.epilog and parser.epilog.startswith("example:\n  harness " + name.split()[0]), name
+        assert not _undocumented(parser), f"harness {name}: arguments without a help text: {_undocumented(parser)}"
+
+
+def _undocumented(parser) -> list:
+    """Arguments without a help text, nested subcommands (harness data build, ...) included."""
+    out = []
+    for a in parser._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            out += [x for sub in a.choices.values() for x in _undocumented(sub)]
+        elif not a.help and a.dest != "help":
+            out.append(a.option_strings or a.dest)
+    return out
 
 
 def test_quiet_prints_nothing_but_errors(harness_cli, tiny_model, tmp_path):
