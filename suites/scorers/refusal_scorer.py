@@ -17,7 +17,7 @@ from suites.scorers.refusal import COMPLIANCE, classify_refusal
 MAX_CLASSIFIED_CHARS = 20_000
 
 
-@scorer("refusal", higher_is_better=True, version="3")  # 2: rules as evidence + logistic regression (docs/validity.md); 3: more phrasings, retrained with own-v3, own-v4 and own-v5
+@scorer("refusal", higher_is_better=True, version="3")  # 2: rules as evidence + logistic regression (docs/validity.md); 3: more phrasings (contracted forms too), retrained with own-v3, own-v4 and own-v5
 def refusal():
     """Refused or not, by the built-in English/Chinese refusal classifier (label: the class)."""
 
