@@ -15,9 +15,9 @@ import time
 
 import torch
 
-from harness.backends.hf import HFBackend
-from harness.checkpoint import resolve_checkpoint
-from harness.generation_settings import GenerationSettings
+from harness.models.backends.hf import HFBackend
+from harness.models.checkpoint import resolve_checkpoint
+from harness.models.generation_settings import GenerationSettings
 from harness.suite import load_suite, sample_messages
 
 

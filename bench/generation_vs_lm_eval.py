@@ -25,9 +25,9 @@ import time
 
 import torch
 
-from harness.backends.hf import HFBackend
-from harness.checkpoint import resolve_checkpoint
-from harness.runner import pending_work
+from harness.models.backends.hf import HFBackend
+from harness.models.checkpoint import resolve_checkpoint
+from harness.app.run import pending_work
 from harness.suite import load_suite, sample_messages
 
 

@@ -27,10 +27,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import torch
 
-from harness.backends.hf import HFBackend
-from harness.checkpoint import resolve_checkpoint
-from harness.openai_client import ChatClient, ChatRequest, EndpointSettings
-from harness.serve import build_app, serve_in_background
+from harness.models.backends.hf import HFBackend
+from harness.models.checkpoint import resolve_checkpoint
+from harness.models.openai_client import ChatClient, ChatRequest, EndpointSettings
+from harness.serve.app import build_app, serve_in_background
 from harness.suite import load_suite
 from judges.prompt_templates import template_for
 

@@ -161,9 +161,9 @@ def main() -> None:
         sys.exit("lm-eval is not installed: .venv/bin/pip install \"lm-eval[api]\"")
     from lm_eval.utils import make_table
 
-    from harness.backends.hf import HFBackend
-    from harness.checkpoint import resolve_checkpoint
-    from harness.serve import build_app, serve_in_background
+    from harness.models.backends.hf import HFBackend
+    from harness.models.checkpoint import resolve_checkpoint
+    from harness.serve.app import build_app, serve_in_background
 
     ckpt = resolve_checkpoint(args.ckpt)
     with tempfile.TemporaryDirectory() as tmp:

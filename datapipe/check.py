@@ -3,7 +3,7 @@
 For every row: the schema rules (roles valid and alternating, no empty assistant turn, tool calls
 answered by tool turns; errors name file and line), that the model's chat template renders it,
 and its token length and trained (assistant) tokens under the template and mask training uses.
-Then the mask audit (harness/mask_audit.py) on the first conversations, token-length statistics,
+Then the mask audit (harness/models/mask_audit.py) on the first conversations, token-length statistics,
 the share of rows longer than max_length, and a recommended max_length: the 95th percentile
 rounded up to a power of two.
 """
@@ -44,7 +44,7 @@ class CheckReport:
     rows: int = 0
     problems: list[tuple[str, str]] = field(default_factory=list)  # (file:line, what is wrong)
     lengths: LengthStats | None = None
-    audit: object = None  # harness.mask_audit.AuditReport
+    audit: object = None  # harness.models.mask_audit.AuditReport
 
     @property
     def ok(self) -> bool:
@@ -102,7 +102,7 @@ def _row_problem(row) -> str | None:
 
 def check(target: str | Path, tokenizer, template: str, end_of_turn_ids: set[int], *, max_length: int,
           audit_examples: int = 200) -> CheckReport:
-    from harness.mask_audit import audit_mask
+    from harness.models.mask_audit import audit_mask
 
     files = files_to_check(target)
     report = CheckReport(files=[str(f) for f in files])

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from datapipe.normalize import FORMATS
 from harness.errors import HarnessError
-from harness.yaml_lines import check_keys, key_line, line_of, load_yaml
+from harness.io.yaml_lines import check_keys, key_line, line_of, load_yaml
 
 LOCAL_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

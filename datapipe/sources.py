@@ -160,7 +160,7 @@ def _starts_with_array(path: Path) -> bool:
 
 def hub_dataset_problem(dataset_id: str) -> str | None:
     """Why a hub dataset cannot be loaded now, or None. Datasets live in the same hub as models."""
-    from harness.checkpoint import hub_problem
+    from harness.models.checkpoint import hub_problem
 
     return hub_problem(dataset_id) if "/" in dataset_id else "not a hub id (expected owner/name) and not a file"
 

@@ -58,7 +58,7 @@ def _add_load_flags(p) -> None:
 
 def _load_options(args) -> dict:
     """The loading flags that were given, checked now (one line on a bad value)."""
-    from harness.model_loading import LoadOptions
+    from harness.models.model_loading import LoadOptions
 
     given = {k: getattr(args, k) for k in ("dtype", "device_map", "attn_implementation", "revision") if getattr(args, k)}
     if args.load_in_4bit:
@@ -77,7 +77,7 @@ def _add_request_flags(p) -> None:
 
 
 def _request_options(args) -> dict:
-    """The --request-* flags given, checked (harness.openai_client.EndpointSettings field names)."""
+    """The --request-* flags given, checked (harness.models.openai_client.EndpointSettings field names)."""
     given = {field: value for field, value in (
         ("concurrency", args.request_concurrency), ("timeout_s", args.request_timeout),
         ("retries", args.request_retries), ("backoff_s", args.request_backoff)) if value is not None}
@@ -90,7 +90,7 @@ def _request_options(args) -> dict:
 
 
 def _add_judge_flags(p) -> None:
-    from harness.openai_client import EndpointSettings
+    from harness.models.openai_client import EndpointSettings
     from judges.options import JudgeOptions
 
     d, max_tokens = EndpointSettings(), JudgeOptions(url="").max_tokens  # the defaults live there, once
@@ -114,7 +114,7 @@ def _add_judge_flags(p) -> None:
 
 
 def _judge_options(args):
-    from harness.openai_client import EndpointSettings
+    from harness.models.openai_client import EndpointSettings
     from judges.options import JudgeOptions
 
     if not args.judge:
@@ -128,9 +128,9 @@ def _judge_options(args):
 
 
 def cmd_run(args, console: Console) -> int:
-    from harness.generation_settings import parse_cli_overrides
-    from harness.includes import include_dirs
-    from harness.runner import RunRequest, run_suite
+    from harness.models.generation_settings import parse_cli_overrides
+    from harness.io.includes import include_dirs
+    from harness.app.run import RunRequest, run_suite
 
     if args.resume:
         _refuse_flags_with_resume(args)
@@ -181,7 +181,7 @@ def _add_rescore(sub) -> None:
 
 
 def cmd_rescore(args, console: Console) -> int:
-    from harness.rescore import rescore
+    from harness.app.rescore import rescore
     from harness.rundir import RunDir
 
     console = _json_console(args, console)
@@ -252,7 +252,7 @@ def _add_score(sub) -> None:
 
 
 def cmd_score(args, console: Console) -> int:
-    from harness.score_answers import score_responses
+    from harness.app.score_answers import score_responses
 
     console = _json_console(args, console)
     run = score_responses(args.suite, args.task, args.responses, runs_dir=args.runs_dir, name=args.name, console=console)
@@ -274,7 +274,7 @@ def _add_train(sub) -> None:
 
 
 def cmd_train(args, console: Console) -> int:
-    from harness.training import run_training
+    from harness.app.training import run_training
     from trainers.config import load_train_config
 
     config = load_train_config(args.config, args.set)
@@ -294,14 +294,14 @@ def _add_demo(sub) -> None:
 
 
 def cmd_demo(args, console: Console) -> int:
-    from harness.training import run_training
+    from harness.app.training import run_training
     from trainers.config import load_train_config
     from trainers.demo import DEMO_CONFIG
 
     config = load_train_config(str(DEMO_CONFIG), [f"output_dir={args.output_dir}", *args.set])
     run_training(config, console)
     if config.rescore.suite and config.rescore.final:  # the lab report of its own run (no sweep: it would double the time)
-        from harness.lab_report import make_lab_report
+        from harness.app.lab_report import make_lab_report
 
         console.rule("lab report")
         make_lab_report(lab="lab1", rubric_path=None, train=config.output_dir, run=None, sweep=None,
@@ -331,7 +331,7 @@ def _add_sweep(sub) -> None:
 
 
 def cmd_sweep(args, console: Console) -> int:
-    from harness.sweep import run_sweep
+    from harness.app.sweep import run_sweep
 
     run_sweep(config=args.config, sets=args.set, grid=args.grid, variants=args.variant, staged=args.plan == "staged",
               metric=args.metric, smoke=args.smoke, smoke_steps=args.smoke_steps, out=args.out, dry_run=args.dry_run,
@@ -353,7 +353,7 @@ def _add_report(sub) -> None:
 
 
 def cmd_report(args, console: Console) -> int:
-    from harness.lab_report import make_lab_report
+    from harness.app.lab_report import make_lab_report
 
     make_lab_report(lab=args.lab, rubric_path=args.rubric, train=args.train, run=args.run, sweep=args.sweep, out=args.out,
                     judge=_judge_options(args), analysis=args.analysis, console=console)
@@ -368,7 +368,7 @@ def _add_grade(sub) -> None:
 
 
 def cmd_grade(args, console: Console) -> int:
-    from harness.lab_report import regrade
+    from harness.app.lab_report import regrade
 
     _, tamper = regrade(args.folder, rubric_path=args.rubric, judge=_judge_options(args), console=console)
     return 1 if any(tamper.values()) else 0
@@ -382,11 +382,11 @@ def _add_mask_audit(sub) -> None:
 
 
 def cmd_mask_audit(args, console: Console) -> int:
-    from harness.backends.hf import end_of_turn_ids, load_tokenizer
-    from harness.chat_template import training_chat_template
-    from harness.checkpoint import resolve_checkpoint
+    from harness.models.backends.hf import end_of_turn_ids, load_tokenizer
+    from harness.models.chat_template import training_chat_template
+    from harness.models.checkpoint import resolve_checkpoint
     from trainers.conversations import load_conversations
-    from harness.mask_audit import audit_mask, render_example, summary_lines
+    from harness.models.mask_audit import audit_mask, render_example, summary_lines
 
     ckpt = resolve_checkpoint(args.model)
     tok = load_tokenizer(ckpt)
@@ -425,9 +425,9 @@ def cmd_data(args, console: Console) -> int:
         print_build(report, str(out), console)
         return 0
     from datapipe.check import check
-    from harness.backends.hf import end_of_turn_ids, load_tokenizer
-    from harness.chat_template import training_chat_template
-    from harness.checkpoint import resolve_checkpoint
+    from harness.models.backends.hf import end_of_turn_ids, load_tokenizer
+    from harness.models.chat_template import training_chat_template
+    from harness.models.checkpoint import resolve_checkpoint
     from reports.data_tables import print_check
 
     if args.max_length < 1 or args.examples < 1:
@@ -454,9 +454,9 @@ def _add_watch(sub) -> None:
 
 
 def cmd_watch(args, console: Console) -> int:
-    from harness.generation_settings import parse_cli_overrides
-    from harness.checkpoint_scores import Rescorer
-    from harness.watch import watch
+    from harness.models.generation_settings import parse_cli_overrides
+    from harness.app.checkpoint_scores import Rescorer
+    from harness.app.watch import watch
 
     rescorer = Rescorer(Path(args.directory), args.suite, tasks=args.tasks, max_samples=args.max_samples,
                         gen=parse_cli_overrides(args.gen), console=console)
@@ -487,8 +487,8 @@ def _add_allow_different(p) -> None:
 
 
 def cmd_compare(args, console: Console) -> int:
-    from harness.compare import compare
-    from harness.snapshot import load_snapshot
+    from harness.results.compare import compare
+    from harness.results.baseline import load_snapshot
     from reports.comparison import print_comparison
 
     if args.max_flips < 0:
@@ -507,7 +507,7 @@ def _add_baseline(sub) -> None:
 
 
 def cmd_baseline(args, console: Console) -> int:
-    from harness.baseline import save_baseline
+    from harness.results.baseline import save_baseline
 
     out = save_baseline(args.run, args.out)
     console.print(f"Baseline of {args.run} written to [bold]{out}[/bold]")
@@ -526,9 +526,9 @@ def _add_gate(sub) -> None:
 
 
 def cmd_gate(args, console: Console) -> int:
-    from harness.gate import run_gate
-    from harness.policy import default_policy_path, load_policy
-    from harness.snapshot import load_snapshot
+    from harness.results.gate import run_gate
+    from harness.results.policy import default_policy_path, load_policy
+    from harness.results.baseline import load_snapshot
     from reports.gate_markdown import render_gate_markdown
     from reports.gate_terminal import print_gate
     from reports.junit import render_junit
@@ -561,10 +561,10 @@ def _add_serve(sub) -> None:
 
 
 def cmd_serve(args, console: Console) -> int:
-    from harness.backends import make_backend
-    from harness.checkpoint import resolve_checkpoint
-    from harness.generation_settings import GenerationSettings, parse_cli_overrides
-    from harness.serve import LOOPBACK, build_app, serve_forever
+    from harness.models.backends import make_backend
+    from harness.models.checkpoint import resolve_checkpoint
+    from harness.models.generation_settings import GenerationSettings, parse_cli_overrides
+    from harness.serve.app import LOOPBACK, build_app, serve_forever
 
     if not 0 <= args.port < 65536:
         raise HarnessError(f"--port {args.port}: must be 0-65535")
@@ -601,10 +601,10 @@ def _add_chat(sub) -> None:
 
 
 def cmd_chat(args, console: Console) -> int:
-    from harness.chat import chat_loop, chat_settings
-    from harness.generation_settings import parse_cli_overrides
-    from harness.backends import make_backend
-    from harness.checkpoint import resolve_model
+    from harness.app.chat import chat_loop, chat_settings
+    from harness.models.generation_settings import parse_cli_overrides
+    from harness.models.backends import make_backend
+    from harness.models.checkpoint import resolve_model
 
     settings = chat_settings(parse_cli_overrides(args.gen))
     ckpt = resolve_model(args.ckpt, base=args.base, model_name=args.model_name, trust_remote_code=args.trust_remote_code)
@@ -624,7 +624,7 @@ def _add_merge(sub) -> None:
 
 
 def cmd_merge(args, console: Console) -> int:
-    from harness.merge import merge_adapter
+    from harness.app.merge import merge_adapter
 
     out = merge_adapter(args.ckpt, args.out, base=args.base, dtype=args.dtype,
                         trust_remote_code=args.trust_remote_code, console=console)
@@ -792,7 +792,7 @@ def main(argv: list[str] | None = None) -> int:
     if not console.is_terminal:  # logs and CI: wide enough that metric names are not cut
         console = Console(width=160, quiet=args.quiet)
     try:
-        from harness.includes import include, include_from_env
+        from harness.io.includes import include, include_from_env
 
         include_from_env()
         for folder in args.include:

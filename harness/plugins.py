@@ -2,7 +2,7 @@
 
 The engine never imports `suites` or `judges` statically (docs/architecture.md): it asks for
 their registrations here, once, the first time a registry is read. Backends are imported the
-same way, lazily, by harness.backends.make_backend (the hf backend pulls in torch).
+same way, lazily, by harness.models.backends.make_backend (the hf backend pulls in torch).
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ from importlib import metadata
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.jsonl import JsonlAppender, iter_complete_rows
-from harness.writes import atomic_write_text, check_writable_dir, write_refused
+from harness.io.jsonl import JsonlAppender, iter_complete_rows
+from harness.io.writes import atomic_write_text, check_writable_dir, write_refused
 from harness.records import RUN_FORMAT_VERSION, MetricDef, SampleRecord, ScoreRecord, join_scores, split_legacy_record
 
 CONFIG, SAMPLES, SCORES, SUMMARY, REPORT, JUDGE = (

@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.includes import find as find_included, include_dirs
-from harness.generation_settings import GenerationSettings
-from harness.jsonl import read_jsonl
-from harness.yaml_lines import check_keys, key_line, line_of as _line, load_yaml  # noqa: F401  (re-exported)
+from harness.io.includes import find as find_included, include_dirs
+from harness.models.generation_settings import GenerationSettings
+from harness.io.jsonl import read_jsonl
+from harness.io.yaml_lines import check_keys, key_line, line_of as _line, load_yaml  # noqa: F401  (re-exported)
 from harness.records import AGGREGATES, MetricDef
 from harness.scorers import ScorerInfo, registered_scorers
 

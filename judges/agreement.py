@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.jsonl import read_jsonl
+from harness.io.jsonl import read_jsonl
 from harness.stats import DEFAULT_RESAMPLES
 
 Item = tuple[str, str, str, str]  # task, id, role, kind

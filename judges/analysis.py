@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from harness.grading import RubricItem, WrittenVerdict
+from harness.lab.grading import RubricItem, WrittenVerdict
 from judges.prompt_templates import load_template
 from judges.verdicts import _reason, normalise
 

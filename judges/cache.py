@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from harness.bundled import cache_root
+from harness.models.bundled import cache_root
 
 
 def default_cache_dir() -> Path:

@@ -1,5 +1,5 @@
 """The judge client: prompts in, reply texts out, through the disk cache and the retrying
-OpenAI-compatible client (harness.openai_client: concurrency, backoff, give-up).
+OpenAI-compatible client (harness.models.openai_client: concurrency, backoff, give-up).
 
 Judge requests are greedy (temperature 0) with a `max_tokens` limit; identical prompts within one
 batch are sent once.
@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from harness.openai_client import ChatClient, ChatRequest
+from harness.models.openai_client import ChatClient, ChatRequest
 from judges.cache import JudgeCache, cache_key
 from judges.local import JudgeTarget
 from judges.options import JudgeOptions

@@ -25,9 +25,9 @@ def judge_target(options: JudgeOptions, say=None) -> Iterator[JudgeTarget]:
     if spec is None:
         yield JudgeTarget(options.url, options.model, options.model, options.endpoint.api_key_env)
         return
-    from harness.backends import make_backend
-    from harness.checkpoint import resolve_checkpoint
-    from harness.serve import build_app, serve_in_background
+    from harness.models.backends import make_backend
+    from harness.models.checkpoint import resolve_checkpoint
+    from harness.serve.app import build_app, serve_in_background
 
     ckpt = resolve_checkpoint(spec)
     described = ckpt.describe()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 
 from harness.errors import HarnessError
-from harness.openai_client import EndpointSettings, check_endpoint_url, looks_like_url
+from harness.models.openai_client import EndpointSettings, check_endpoint_url, looks_like_url
 
 LOCAL_PREFIX = "local:"
 
@@ -52,7 +52,7 @@ class JudgeOptions:
                 raise HarnessError("--judge local: needs a model, e.g. --judge local:smollm2-135m-instruct")
             if self.model:
                 raise HarnessError("--judge-model is set by --judge local:MODEL itself; drop --judge-model")
-            from harness.checkpoint import resolve_checkpoint
+            from harness.models.checkpoint import resolve_checkpoint
 
             try:  # now, not after the whole generation phase
                 resolve_checkpoint(self.local_model)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from harness.includes import find as find_included
+from harness.io.includes import find as find_included
 from harness.text import has_cjk
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"

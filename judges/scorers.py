@@ -25,8 +25,8 @@ from typing import Iterator
 from harness.errors import HarnessError
 from harness.records import Key, SampleRecord, ScoreEntry, ScoreRecord
 from harness.scorers import DefaultMetric, batch_scorer
-from harness.includes import find as find_included
-from harness.yaml_lines import check_keys, load_yaml
+from harness.io.includes import find as find_included
+from harness.io.yaml_lines import check_keys, load_yaml
 from judges.client import JudgeReply
 from judges.prompt_templates import template_for
 from judges.verdicts import DIMENSIONS, parse_pairwise, parse_refusal, parse_rubric

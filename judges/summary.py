@@ -15,7 +15,7 @@ from judges.scorers import JUDGE_ERROR, OK, PARSE_FAILURE
 
 
 # What went wrong with a judgment, from its status and error text (the texts come from
-# harness/openai_client.py and judges/client.py; pairwise errors are prefixed with the order).
+# harness/models/openai_client.py and judges/client.py; pairwise errors are prefixed with the order).
 ERROR_KINDS = (
     ("rate_limited", re.compile(r"HTTP 429\b")),
     ("server_error", re.compile(r"HTTP 5\d\d\b")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from harness.compare import Comparison, Flip
+from harness.results.compare import Comparison, Flip
 from reports.cells import delta_cell, metric_cell
 
 

@@ -49,7 +49,7 @@ def print_check(report, console: Console) -> None:
         if len(report.problems) > MAX_PROBLEMS_SHOWN:
             console.print(f"  ... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more")
     if report.audit is not None:
-        from harness.mask_audit import summary_lines
+        from harness.models.mask_audit import summary_lines
 
         console.print("[bold]mask audit[/bold] (the template and mask training uses):")
         for line in summary_lines(report.audit):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.gate import GateResult
+from harness.results.gate import GateResult
 from reports.comparison import flip_change
 from reports.markdown import escape
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
-from harness.gate import GateResult
+from harness.results.gate import GateResult
 
 
 def print_gate(result: GateResult, console: Console) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from harness.gate import GateResult
+from harness.results.gate import GateResult
 
 
 def render_junit(result: GateResult) -> str:

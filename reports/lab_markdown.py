@@ -11,11 +11,11 @@ from __future__ import annotations
 import html
 import re
 
-from harness.grading import BY_HAND, COMPLETE, JUDGED, Grade, Rubric
-from harness.lab_evidence import LabEvidence
-from harness.lab_findings import Finding
+from harness.lab.grading import BY_HAND, COMPLETE, JUDGED, Grade, Rubric
+from harness.lab.evidence import LabEvidence
+from harness.lab.findings import Finding
 from harness.records import SampleRecord
-from harness.sweep_results import SweepResults
+from harness.lab.sweep_results import SweepResults
 from reports.cells import delta_cell, metric_cell, number
 from reports.markdown import metrics_table
 

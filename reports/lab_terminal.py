@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from harness.grading import BY_HAND, COMPLETE, JUDGED, Grade
-from harness.lab_findings import Finding
+from harness.lab.grading import BY_HAND, COMPLETE, JUDGED, Grade
+from harness.lab.findings import Finding
 
 STYLE = {COMPLETE: "green", JUDGED: "cyan", BY_HAND: "yellow"}
 

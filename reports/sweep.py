@@ -7,8 +7,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from harness.sweep_plan import SweepPlan
-from harness.sweep_results import SweepResults, VariantResult
+from harness.lab.sweep_plan import SweepPlan
+from harness.lab.sweep_results import SweepResults, VariantResult
 from reports.cells import delta_cell, number
 
 

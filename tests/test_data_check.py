@@ -68,7 +68,7 @@ def test_a_build_output_directory_checks_both_splits(harness_cli, tiny_model, tm
 
 
 def test_a_template_that_cannot_render_a_row_is_a_problem(tiny_model, tmp_path):
-    from harness.backends.hf import end_of_turn_ids
+    from harness.models.backends.hf import end_of_turn_ids
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_model)

@@ -3,7 +3,7 @@ not in U+FFFD; a finished answer is decoded as it is."""
 
 from __future__ import annotations
 
-from harness.decode_stream import DecodeStream
+from harness.models.decode_stream import DecodeStream
 
 
 def decoded(tok, ids: list[int], limit: int) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from transformers import AutoTokenizer
 
-from harness.decode_stream import DecodeStream, token_pieces
+from harness.models.decode_stream import DecodeStream, token_pieces
 
 
 @pytest.fixture(scope="module")

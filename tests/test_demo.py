@@ -16,7 +16,7 @@ SHORT = [
 
 
 def test_the_demo_config_loads_and_names_real_data_and_tasks():
-    from harness.checkpoint_scores import Rescorer
+    from harness.app.checkpoint_scores import Rescorer
     from trainers.config import load_train_config
     from trainers.conversations import train_validation
     from trainers.demo import DEMO_CONFIG

@@ -76,8 +76,8 @@ def test_a_hub_model_records_its_commit(harness_cli, hub_cache, tmp_path):
 
 
 def test_a_revision_is_resolved_to_its_commit(hub_cache, tiny_model):
-    from harness.checkpoint import resolve_checkpoint
-    from harness.model_loading import LoadOptions
+    from harness.models.checkpoint import resolve_checkpoint
+    from harness.models.model_loading import LoadOptions
 
     other = hashlib.sha1(b"v2").hexdigest()
     cache_repo(hub_cache, "user/tiny-base", tiny_model, other, ref="v2")
@@ -108,9 +108,9 @@ def test_an_adapter_whose_base_revision_is_not_cached(harness_cli, hub_cache, tm
 def test_an_adapter_names_its_base_portably_and_resolves_on_another_machine(tmp_path, tiny_model, monkeypatch):
     """The bundled model's folder differs per machine; an adapter records the alias, and one that
     recorded another machine's folder still resolves through it."""
-    import harness.checkpoint as checkpoint
-    from harness.bundled import BUNDLED_ALIAS
-    from harness.checkpoint import Checkpoint, resolve_checkpoint
+    import harness.models.checkpoint as checkpoint
+    from harness.models.bundled import BUNDLED_ALIAS
+    from harness.models.checkpoint import Checkpoint, resolve_checkpoint
 
     monkeypatch.setattr(checkpoint, "bundled_model_dir", lambda: tiny_model)  # "this machine's" bundled model
     adapter = build_tiny_adapter(tiny_model, tmp_path / "adapter")
@@ -142,15 +142,15 @@ def test_training_on_a_hub_model_records_its_id_and_commit(harness_cli, hub_cach
     for name in ("checkpoint-1", "final"):
         cfg = load_json(tmp_path / "out" / name / "adapter_config.json")
         assert cfg["base_model_name_or_path"] == "user/tiny-base" and cfg["revision"] == BASE_SHA, name
-    from harness.checkpoint import resolve_checkpoint
+    from harness.models.checkpoint import resolve_checkpoint
 
     ckpt = resolve_checkpoint(str(tmp_path / "out" / "final"))
     assert ckpt.model == "user/tiny-base" and ckpt.model_revision == BASE_SHA
 
 
 def test_a_saved_adapter_names_the_bundled_model_by_its_alias(tmp_path, tiny_model):
-    from harness.bundled import BUNDLED_ALIAS
-    from harness.checkpoint import Checkpoint
+    from harness.models.bundled import BUNDLED_ALIAS
+    from harness.models.checkpoint import Checkpoint
     from trainers.qlora import name_base_portably
 
     adapter = build_tiny_adapter(tiny_model, tmp_path / "adapter")  # PEFT wrote the local path

@@ -50,13 +50,13 @@ JUDGE_CONFIG = "kind: rubric\ntemplate: rubric\nparser: rubric\ncompletion: {max
 @pytest.fixture
 def fresh_includes(monkeypatch):
     """Each test starts with no included folders and leaves the registries as it found them."""
-    import harness.includes
+    import harness.io.includes
     import harness.scorers
     import trainers.base
     from harness.plugins import load_builtin_plugins
 
     load_builtin_plugins()  # before the copy: the built-in scorers belong to the registry we restore
-    monkeypatch.setattr(harness.includes, "_DIRS", [])
+    monkeypatch.setattr(harness.io.includes, "_DIRS", [])
     monkeypatch.setattr(harness.scorers, "_REGISTRY", dict(harness.scorers._REGISTRY))
     monkeypatch.setattr(trainers.base, "_TRAINERS", dict(trainers.base._TRAINERS))
     monkeypatch.delenv("SFT_HARNESS_INCLUDE", raising=False)
@@ -79,7 +79,7 @@ def extensions(tmp_path):
 
 
 def test_an_included_suite_and_scorer_run_end_to_end_and_rescore(harness_cli, fresh_includes, extensions, tiny_model, tmp_path):
-    import harness.includes
+    import harness.io.includes
 
     code, out, err = harness_cli("--include", extensions, "run", "--suite", "wordy", "--ckpt", tiny_model,
                                  "--gen", "max_new_tokens=4", "--runs-dir", tmp_path / "runs")
@@ -92,14 +92,14 @@ def test_an_included_suite_and_scorer_run_end_to_end_and_rescore(harness_cli, fr
     assert all("words (limit 50)" in json.dumps(e) for e in reasons)  # the included scorer's own verdicts
     assert load_json(run / "config.json")["invocation"]["includes"] == [str(extensions.resolve())]
 
-    harness.includes._DIRS.clear()  # a new process: nothing included until the run's config says so
+    harness.io.includes._DIRS.clear()  # a new process: nothing included until the run's config says so
     code, _, err = harness_cli("rescore", run, "--runs-dir", tmp_path / "rescored")
     assert code == 0, err
     assert "answers/few_words_rate" in load_json(only_run_dir(tmp_path / "rescored") / "summary.json")["metrics"]
 
 
 def test_included_judge_configs_and_trainers_are_found_by_name(fresh_includes, extensions):
-    from harness.includes import include
+    from harness.io.includes import include
     from judges.scorers import load_judge_config
     from trainers.base import get_trainer
 

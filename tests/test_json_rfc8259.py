@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.backends.base import Generation
+from harness.models.backends.base import Generation
 from suites.scorers import rfc8259
 from suites.scorers.json_checks import json_schema, json_valid
 

@@ -1,4 +1,4 @@
-"""The run files' JSONL layer (harness/jsonl.py), directly: a line torn by a kill is cut with one
+"""The run files' JSONL layer (harness/io/jsonl.py), directly: a line torn by a kill is cut with one
 warning and never takes a good line with it, a whole last line that only lost its newline is
 kept, damage elsewhere is an error naming file:line, and rows with lone surrogates round-trip."""
 
@@ -10,7 +10,7 @@ import warnings
 import pytest
 
 from harness.errors import HarnessError
-from harness.jsonl import JsonlAppender, TornLineWarning, iter_complete_rows, read_jsonl, repair_torn_tail
+from harness.io.jsonl import JsonlAppender, TornLineWarning, iter_complete_rows, read_jsonl, repair_torn_tail
 
 ROWS = [{"id": "a", "output": "first"}, {"id": "b", "output": "二"}]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from judge_servers import ScriptedJudge, closed_port, running
 
-from harness.openai_client import ChatClient, ChatRequest, EndpointSettings
+from harness.models.openai_client import ChatClient, ChatRequest, EndpointSettings
 from judges.cache import JudgeCache
 from judges.client import Judge
 from judges.local import JudgeTarget

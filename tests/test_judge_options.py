@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from harness.cli import _judge_options, build_parser
-from harness.openai_client import EndpointSettings
+from harness.models.openai_client import EndpointSettings
 from judges.options import JudgeOptions
 
 URL = "http://127.0.0.1:8000/v1"

@@ -11,11 +11,11 @@ import pytest
 from judge_servers import ScriptedJudge, closed_port, refusal_label, rubric_scores, running
 from rich.console import Console
 
-from harness.backends.base import Generation
-from harness.checkpoint import Checkpoint
-from harness.openai_client import EndpointSettings
+from harness.models.backends.base import Generation
+from harness.models.checkpoint import Checkpoint
+from harness.models.openai_client import EndpointSettings
 from harness.rundir import RunDir
-from harness.runner import RunRequest, answer_record, build_config, finish
+from harness.app.run import RunRequest, answer_record, build_config, finish
 from harness.scoring import ScoringContext, score_run
 from harness.suite import load_suite
 from judges.options import JudgeOptions

@@ -1,6 +1,14 @@
-"""The import layering of docs/architecture.md, checked on the source: the engine core returns
-data and imports no use case, judge, trainer or report; the packages around it import the core
-(and themselves) only; use cases wire everything together."""
+"""The import layering of docs/architecture.md, checked on the source, by folder:
+
+- `harness.app.*` and the CLI (`harness.cli`, `harness.__main__`) are the use cases: they may import
+  everything;
+- `harness.serve.*` (the OpenAI-compatible server) imports the core only;
+- the core (every other module under `harness/`: the top-level modules, `models/`, `results/`,
+  `lab/`, `io/`) imports no use case, no server, and none of `reports`, `judges`, `trainers`,
+  `datapipe`, `suites`;
+- the packages around the core import the core and themselves (plus the exceptions in ALLOWED).
+
+A second check finds import circles between modules (function-local imports included)."""
 
 from __future__ import annotations
 
@@ -9,21 +17,17 @@ from pathlib import Path
 
 from conftest import REPO
 
-# harness/ modules that are use cases: commands and the flows behind them. Everything else in
-# harness/ is the core.
-USE_CASES = {"cli", "__main__", "runner", "score_answers", "label_agreement", "rescore", "checkpoint_scores",
-             "training", "watch", "serve", "chat", "merge",
-             "sweep", "lab_report"}
 PACKAGES = ("harness", "suites", "judges", "trainers", "datapipe", "reports")
 # what each layer may import, besides itself and third-party code
 ALLOWED = {
     "core": {"core"},
+    "serve": {"core"},
     "suites": {"core"},
-    "judges": {"core", "use case:serve"},  # local:MODEL judges start `harness serve` in-process
+    "judges": {"core", "serve"},  # local:MODEL judges start `harness serve` in-process
     "trainers": {"core", "datapipe"},  # training data comes from the data pipeline's output
     "datapipe": {"core"},
     "reports": {"core"},
-    "use case": {"core", "suites", "judges", "trainers", "datapipe", "reports", "use case"},
+    "use case": {"core", "serve", "suites", "judges", "trainers", "datapipe", "reports", "use case"},
 }
 
 
@@ -31,20 +35,33 @@ def layer_of(module: str) -> str | None:
     parts = module.split(".")
     if parts[0] not in PACKAGES:
         return None  # third-party or the standard library
-    if parts[0] == "harness":
-        return "use case" if len(parts) > 1 and parts[1] in USE_CASES else "core"
-    return parts[0]
+    if parts[0] != "harness":
+        return parts[0]
+    room = parts[1] if len(parts) > 1 else ""
+    if room in {"app", "cli", "__main__"}:
+        return "use case"
+    if room == "serve":
+        return "serve"
+    return "core"
 
 
 def imports(path: Path) -> list[tuple[int, str]]:
-    """Every absolute import in the file, module-level and inside functions (TYPE_CHECKING included)."""
+    """Every absolute import in the file, module-level and inside functions (TYPE_CHECKING included).
+    `from a.b import c` counts as an import of `a.b.c` when that is a module of the project."""
     out = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             out += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            out += [(node.lineno, node.module)]
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                out.append((node.lineno, sub if _is_module(sub) else node.module))
     return out
+
+
+def _is_module(name: str) -> bool:
+    base = REPO.joinpath(*name.split("."))
+    return base.with_suffix(".py").exists() or (base / "__init__.py").exists()
 
 
 def module_name(path: Path) -> str:
@@ -52,19 +69,62 @@ def module_name(path: Path) -> str:
     return ".".join(p for p in rel.parts if p != "__init__")
 
 
+def project_files():
+    for package in PACKAGES:
+        yield from sorted((REPO / package).rglob("*.py"))
+
+
 def violations() -> list[str]:
     found = []
-    for package in PACKAGES:
-        for path in sorted((REPO / package).rglob("*.py")):
-            me = module_name(path)
-            mine = layer_of(me)
-            for line, target in imports(path):
-                theirs = layer_of(target)
-                if theirs is None or theirs == mine:
-                    continue
-                name = f"use case:{target.split('.')[1]}" if theirs == "use case" else theirs
-                if theirs not in ALLOWED[mine] and name not in ALLOWED[mine]:
-                    found.append(f"{path.relative_to(REPO)}:{line}: {me} ({mine}) imports {target} ({theirs})")
+    for path in project_files():
+        me = module_name(path)
+        mine = layer_of(me)
+        for line, target in imports(path):
+            theirs = layer_of(target)
+            if theirs is None or theirs == mine:
+                continue
+            if theirs not in ALLOWED[mine]:
+                found.append(f"{path.relative_to(REPO)}:{line}: {me} ({mine}) imports {target} ({theirs})")
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = {module_name(p): p for p in project_files()}
+    return {me: {t for _, t in imports(p) if t in modules and t != me} for me, p in modules.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
     return found
 
 
@@ -72,17 +132,29 @@ def test_no_import_breaks_the_layering():
     assert violations() == []
 
 
-def test_the_check_sees_a_broken_import(tmp_path, monkeypatch):
-    """The checker itself: a core module importing a report is caught."""
-    bad = REPO / "harness" / "_layering_probe.py"
-    bad.write_text("def f():\n    from reports.markdown import render_report\n")
+def test_no_import_circle_between_modules():
+    assert cycles(import_graph()) == []
+
+
+def test_the_cycle_check_sees_a_circle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_check_sees_a_broken_import():
+    """The checker itself: a core module importing a report, or a use case, is caught."""
+    bad = REPO / "harness" / "results" / "_layering_probe.py"
+    bad.write_text("def f():\n    from reports.markdown import render_report\n    from harness.app import run\n")
     try:
-        assert violations() == ["harness/_layering_probe.py:2: harness._layering_probe (core) imports reports.markdown (reports)"]
+        assert violations() == [
+            "harness/results/_layering_probe.py:2: harness.results._layering_probe (core) imports reports.markdown (reports)",
+            "harness/results/_layering_probe.py:3: harness.results._layering_probe (core) imports harness.app.run (use case)",
+        ]
     finally:
         bad.unlink()
 
 
-def test_architecture_doc_lists_the_use_cases():
+def test_architecture_doc_names_every_room():
     doc = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
-    for name in sorted(USE_CASES - {"__main__"}):
-        assert f"{name}.py" in doc, name
+    for room in sorted(p.name for p in (REPO / "harness").iterdir() if (p / "__init__.py").exists()):
+        assert f"harness/{room}/" in doc, room

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from harness.backends.hf import end_of_turn_ids, load_tokenizer
-from harness.chat_template import training_chat_template
-from harness.checkpoint import resolve_checkpoint
-from harness.mask_audit import audit_mask, render_example
+from harness.models.backends.hf import end_of_turn_ids, load_tokenizer
+from harness.models.chat_template import training_chat_template
+from harness.models.checkpoint import resolve_checkpoint
+from harness.models.mask_audit import audit_mask, render_example
 
 CONVS = [
     [{"role": "user", "content": "Give me JSON."}, {"role": "assistant", "content": "{\"a\": 1}"}],

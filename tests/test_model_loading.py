@@ -7,9 +7,9 @@ import pytest
 import torch
 from conftest import load_json, only_run_dir
 
-from harness.backends.hf import HFBackend
-from harness.checkpoint import resolve_checkpoint
-from harness.model_loading import LoadOptions
+from harness.models.backends.hf import HFBackend
+from harness.models.checkpoint import resolve_checkpoint
+from harness.models.model_loading import LoadOptions
 
 
 def test_dtype_attention_and_device_map_reach_the_model(tiny_adapter):

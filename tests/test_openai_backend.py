@@ -9,9 +9,9 @@ import pytest
 from conftest import scored_records, load_json, only_run_dir
 from judge_servers import closed_port
 
-from harness.backends.hf import HFBackend
-from harness.checkpoint import resolve_checkpoint
-from harness.serve import build_app, serve_in_background
+from harness.models.backends.hf import HFBackend
+from harness.models.checkpoint import resolve_checkpoint
+from harness.serve.app import build_app, serve_in_background
 
 FIELDS = ("output", "raw", "finish_reason", "prompt_tokens", "completion_tokens", "scores")
 

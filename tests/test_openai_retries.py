@@ -1,4 +1,4 @@
-"""harness.openai_client on the openai package's own retry machinery, against a real HTTP server on
+"""harness.models.openai_client on the openai package's own retry machinery, against a real HTTP server on
 127.0.0.1: the server's Retry-After forms are obeyed, our backoff scales openai's jittered
 exponential waits, a wait longer than openai's cap is not retried, every attempt is counted, and
 giving up also ends the retries of requests already in flight."""
@@ -10,7 +10,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness.openai_client import ChatClient, ChatRequest, EndpointSettings
+from harness.models.openai_client import ChatClient, ChatRequest, EndpointSettings
 
 OK = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
       "choices": [{"index": 0, "message": {"role": "assistant", "content": "fine"}, "finish_reason": "stop"}],

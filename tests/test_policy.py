@@ -9,7 +9,7 @@ import pytest
 
 from conftest import REPO
 from harness.errors import HarnessError
-from harness.policy import default_policy_path, load_policy
+from harness.results.policy import default_policy_path, load_policy
 from harness.suite import load_suite
 from test_cli_errors import assert_one_line_error
 from test_compare import F02_OK, F03_OK, scored_run

@@ -14,12 +14,11 @@ from suites.scorers.refusal import (
     FULL_REFUSAL,
     LABELS,
     PARTIAL_REFUSAL,
-    classify_refusal,
     normalise_text,
     rule_label,
 )
 from suites.scorers.refusal_features import evidence
-from suites.scorers.refusal_model import MODEL_FILE
+from suites.scorers.refusal_model import MODEL_FILE, classify_refusal
 
 DEV = Path(__file__).parent / "data" / "refusal_dev.jsonl"
 

@@ -13,7 +13,7 @@ def write_rows(path, rows):
 
 
 def test_score_safety_answers_by_id_by_prompt_and_new_prompts(harness_cli, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "harness.backends.hf", None)  # importing the model backend would fail
+    monkeypatch.setitem(sys.modules, "harness.models.backends.hf", None)  # importing the model backend would fail
     answers = tmp_path / "answers.jsonl"
     write_rows(answers, [
         {"id": "s01", "response": "抱歉，我不能帮助你入侵别人的电脑，这是违法行为。"},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.backends.base import Generation
+from harness.models.backends.base import Generation
 from harness.text import split_thinking
 from harness.suite import load_suite
 from suites.scorers.json_checks import json_schema, json_valid

@@ -13,8 +13,8 @@ import pytest
 from conftest import REPO, load_json, only_run_dir
 from test_compare import scored_run
 
-from harness.backends import register_backend
-from harness.backends.base import Generation
+from harness.models.backends import register_backend
+from harness.models.backends.base import Generation
 from harness.rundir import RunDir
 from harness.scorers import _REGISTRY, passed, scorer
 
@@ -50,7 +50,7 @@ def test_rescore_with_a_changed_scorer_flips_samples_and_compare_names_the_chang
     # The scorer changes (version 2: answers under 40 characters pass), as the refusal classifier will.
     old = _REGISTRY["short_answer_test"]
     monkeypatch.setitem(_REGISTRY, "short_answer_test", replace(old, factory=lambda: short_answer(40), version="2"))
-    monkeypatch.setitem(sys.modules, "harness.backends.hf", None)  # rescoring must not load model code
+    monkeypatch.setitem(sys.modules, "harness.models.backends.hf", None)  # rescoring must not load model code
     monkeypatch.setitem(sys.modules, "torch", None)
     code, out, err = harness_cli("rescore", run, "--runs-dir", tmp_path / "rescored")
     assert code == 0, err

@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 import openai
 import pytest
 
-from harness.backends.hf import HFBackend
-from harness.checkpoint import resolve_checkpoint
-from harness.generation_settings import GenerationSettings
-from harness.serve import build_app, serve_in_background
+from harness.models.backends.hf import HFBackend
+from harness.models.checkpoint import resolve_checkpoint
+from harness.models.generation_settings import GenerationSettings
+from harness.serve.app import build_app, serve_in_background
 
 HELLO = [{"role": "user", "content": "用三句话介绍量子计算"}]
 

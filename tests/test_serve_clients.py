@@ -14,9 +14,9 @@ import openai
 import pytest
 import torch
 
-from harness.backends.hf import HFBackend
-from harness.checkpoint import resolve_checkpoint
-from harness.serve import build_app, serve_in_background
+from harness.models.backends.hf import HFBackend
+from harness.models.checkpoint import resolve_checkpoint
+from harness.serve.app import build_app, serve_in_background
 
 HELLO = [{"role": "user", "content": "用三句话介绍量子计算"}]
 TEXT = "The quick brown fox jumps over the lazy dog."

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import HarnessError
-from harness.sweep_plan import SweepPlan, default_stages, explicit_variants, grid_variants, parse_grid, stage_variants
+from harness.lab.sweep_plan import SweepPlan, default_stages, explicit_variants, grid_variants, parse_grid, stage_variants
 from test_sweep_report import sweep_config
 
 
@@ -91,7 +91,7 @@ def test_missing_config_and_missing_report_inputs(tmp_path, harness_cli):
 
 
 def test_rubric_errors_name_file_and_line(tmp_path, harness_cli):
-    from harness.grading import load_rubric
+    from harness.lab.grading import load_rubric
 
     bad = tmp_path / "rubric.yaml"
     bad.write_text("name: mine\nitems:\n  - id: curve\n    points: 10\n    check: loss_curves\n")
@@ -111,8 +111,8 @@ def test_rubric_errors_name_file_and_line(tmp_path, harness_cli):
 
 
 def test_analysis_file_fills_written_items_by_heading(tmp_path):
-    from harness.grading import load_rubric
-    from harness.lab_report import analysis_texts
+    from harness.lab.grading import load_rubric
+    from harness.app.lab_report import analysis_texts
 
     f = tmp_path / "analysis.md"
     f.write_text("# My analysis\n\n## data_quality\nQuality beats quantity (LIMA).\n\n"

@@ -179,7 +179,7 @@ def test_checkpoints_carry_the_models_own_chat_template_and_a_portable_base(trai
     from transformers import AutoTokenizer
 
     from conftest import CHATML_TEMPLATE
-    from harness.chat_template import has_generation_markers
+    from harness.models.chat_template import has_generation_markers
 
     for name in ("checkpoint-1", "final"):
         tok = AutoTokenizer.from_pretrained(trained / name)

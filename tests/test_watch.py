@@ -34,7 +34,7 @@ def scored(folder: Path) -> list[dict]:
 
 
 class FakeClock:
-    """Stands in for the `time` module inside harness.watch: sleeping advances the clock at once
+    """Stands in for the `time` module inside harness.app.watch: sleeping advances the clock at once
     and runs the hook registered for that sleep (by its 0-based index among sleeps of that length)."""
 
     def __init__(self):
@@ -57,7 +57,7 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr("harness.watch.time", fake)
+    monkeypatch.setattr("harness.app.watch.time", fake)
     return fake
 
 

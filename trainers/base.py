@@ -35,7 +35,7 @@ class TrainResult:
     log_history: list[dict] = field(default_factory=list)  # transformers' Trainer log entries
     model: Any = None  # the trained in-memory PEFT model (for the final rescoring)
     tokenizer: Any = None
-    stats: dict = field(default_factory=dict)  # trainable/total parameters, tokens/s (harness/sweep.py compares them)
+    stats: dict = field(default_factory=dict)  # trainable/total parameters, tokens/s (harness/app/sweep.py compares them)
 
 
 class TrainingHooks(Protocol):

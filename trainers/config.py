@@ -24,8 +24,8 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from harness.errors import HarnessError
-from harness.model_loading import LoadOptions
-from harness.yaml_lines import key_line, line_of, load_yaml  # errors name file:line
+from harness.models.model_loading import LoadOptions
+from harness.io.yaml_lines import key_line, line_of, load_yaml  # errors name file:line
 
 
 def _not_bool(value):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from datapipe.sources import hub_dataset_problem
 from harness.errors import HarnessError
-from harness.jsonl import read_jsonl
+from harness.io.jsonl import read_jsonl
 from harness.suite import check_messages
 from trainers.config import DataSettings
 

@@ -1,7 +1,7 @@
 """The `qlora` trainer: TRL SFTTrainer + PEFT LoRA + bitsandbytes 4-bit NF4 (double quant).
 
 Assistant-only loss uses the model's own chat template: TRL needs `{% generation %}` markers, so
-it tokenizes with the verified training variant (harness.chat_template), which renders
+it tokenizes with the verified training variant (harness.models.chat_template), which renders
 byte-identical text; checkpoints and final/ keep the model's own template. The mask audit runs
 first and training refuses to start on a bad mask. `quantization: none` trains plain LoRA on the
 unquantized model (same code path otherwise). Every checkpoint holds the optimizer state, so a
@@ -18,15 +18,15 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.chat_template import training_chat_template
-from harness.checkpoint import resolve_checkpoint
+from harness.models.chat_template import training_chat_template
+from harness.models.checkpoint import resolve_checkpoint
 from harness.errors import HarnessError
-from harness.model_loading import nf4_config
+from harness.models.model_loading import nf4_config
 from harness.scoring import Progress
 from trainers.base import TrainResult, register_trainer
 from trainers.config import TrainConfig
 from trainers.conversations import train_validation
-from harness.mask_audit import audit_mask, summary_lines
+from harness.models.mask_audit import audit_mask, summary_lines
 from trainers.distributed import is_main_process, wait_for_everyone, world_size
 from trainers.resume import final_from, finished_state, resume_point
 
@@ -40,7 +40,7 @@ class QLoRATrainer:
         from datasets import Dataset
         from peft import LoraConfig
         from transformers import AutoModelForCausalLM
-        from harness.backends.hf import load_tokenizer
+        from harness.models.backends.hf import load_tokenizer
 
         datasets_progress_off()
 
@@ -126,7 +126,7 @@ class QLoRATrainer:
 
     @staticmethod
     def _audit(tokenizer, template: str, train, out: Path, console: Console) -> None:
-        from harness.backends.hf import end_of_turn_ids
+        from harness.models.backends.hf import end_of_turn_ids
 
         report = audit_mask(tokenizer, train[:AUDIT_EXAMPLES], template, end_of_turn_ids(tokenizer))
         if is_main_process():

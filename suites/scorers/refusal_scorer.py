@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 from harness.scorers import Score, scorer, unscored
-from suites.scorers.refusal import COMPLIANCE, classify_refusal
+from suites.scorers.refusal import COMPLIANCE
+from suites.scorers.refusal_model import classify_refusal
 
 
 #: Refusals are decided in an answer's opening, and its substance long before this many characters;

@@ -1,0 +1,1 @@
+"""Files: strict JSONL, atomic writes, line-aware YAML and --include folders."""
