@@ -361,13 +361,32 @@ def cmd_report(args, console: Console) -> int:
 
 
 def _add_grade(sub) -> None:
-    p = sub.add_parser("grade", help="re-grade a handed-in lab report folder from its evidence; exit 1 if a graded file changed")
-    p.add_argument("folder", help="the report folder (harness report --out)")
-    p.add_argument("--rubric", metavar="FILE.yaml", help="grade with this rubric instead of the one the report names")
+    p = sub.add_parser("grade", help="re-grade a handed-in lab report folder from its evidence (exit 1 if a graded file "
+                                     "changed); with --class, every submission of a class and a roster")
+    p.add_argument("folder", help="the report folder (harness report --out); with --class, the folder holding one report "
+                                  "folder, .zip or .tar.gz per student (its name is the student id)")
+    p.add_argument("--rubric", metavar="FILE.yaml", help="grade with this rubric instead of the one the report names "
+                                                         "(with --class: instead of lab1)")
+    g = p.add_argument_group("a whole class (docs/lab-report.md)")
+    g.add_argument("--class", dest="whole_class", action="store_true",
+                   help="grade every submission in FOLDER; write grades.csv, roster.md and roster.html; "
+                        "exit 1 when a submission was not graded, had changed evidence or was flagged")
+    g.add_argument("--out", help="with --class: the roster folder (default: FOLDER-roster beside FOLDER); the same "
+                                 "command resumes it")
+    g.add_argument("--jobs", type=int, help="with --class: submissions graded at once, each in its own process "
+                                            "(default: the CPU count, at most 4)")
     _add_judge_flags(p)
 
 
 def cmd_grade(args, console: Console) -> int:
+    if args.whole_class:
+        from harness.app.class_grading import DEFAULT_JOBS, grade_class
+
+        result = grade_class(args.folder, out=args.out, rubric_path=args.rubric, judge=_judge_options(args),
+                             jobs=DEFAULT_JOBS if args.jobs is None else args.jobs, console=console)
+        return 1 if result.roster.needs_a_person() else 0
+    if args.out or args.jobs is not None:
+        raise HarnessError("--out and --jobs are for a whole class: harness grade CLASS_DIR --class --out ROSTER_DIR")
     from harness.app.lab_report import regrade
 
     _, tamper = regrade(args.folder, rubric_path=args.rubric, judge=_judge_options(args), console=console)
@@ -743,7 +762,8 @@ EXAMPLES = {
     "demo": "harness demo --output-dir out/demo",
     "sweep": "harness sweep --config configs/lab1-qlora.yaml --grid learning_rate=2e-5,2e-4 --out sweeps/lr",
     "report": "harness report --lab lab1 --train out/lab1 --sweep sweeps/lr --out report/",
-    "grade": "harness grade report/",
+    "grade": "harness grade report/\n"
+             "harness grade submissions/ --class --out roster/ --jobs 4     # a whole class: grades.csv, roster.md, roster.html",
     "mask-audit": "harness mask-audit --data train.jsonl --model smollm2-135m-instruct",
     "data": "harness data build recipes/lab1-mix.yaml",
     "watch": "harness watch out/lab1 --suite lab1",
