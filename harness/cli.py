@@ -373,8 +373,8 @@ def _add_grade(sub) -> None:
                         "exit 1 when a submission was not graded, had changed evidence or was flagged")
     g.add_argument("--out", help="with --class: the roster folder (default: FOLDER-roster beside FOLDER); the same "
                                  "command resumes it")
-    g.add_argument("--jobs", type=int, help="with --class: submissions graded at once, each in its own process "
-                                            "(default: the CPU count, at most 4)")
+    g.add_argument("--jobs", type=int, help="with --class: submissions graded at once, in processes (threads with --judge: "
+                                            "mostly waiting for replies, so go higher) (default: the CPU count, at most 4)")
     _add_judge_flags(p)
 
 

@@ -29,6 +29,8 @@ def plot_roster(roster: Roster, out: Path) -> dict[str, str]:
     if not roster.graded:
         return {}
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     totals, top = roster.totals, roster.maximum
     fig, ax = plt.subplots(figsize=(8, 3.2))
     bins = _bins(max(top, max(totals)))
@@ -37,6 +39,7 @@ def plot_roster(roster: Roster, out: Path) -> dict[str, str]:
     ax.axvline(mean, color="tab:orange", linestyle="--", label=f"mean {mean:.1f}")
     ax.set_xlabel(f"total points (of {top:g}; points still graded by hand count 0 here)")
     ax.set_ylabel("submissions")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(f"Totals of {len(totals)} graded submissions")
     ax.legend(loc="upper left")
     fig.tight_layout()
@@ -54,6 +57,7 @@ def plot_roster(roster: Roster, out: Path) -> dict[str, str]:
         ax.set_title(f"{s.id} ({s.points:g}{' bonus' if s.bonus else ''}): {label}"
                      + (f", {s.by_hand} by hand" if s.by_hand else ""), fontsize=9)
         ax.set_xlim(-0.5, s.points + 0.5)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of submissions
         ax.tick_params(labelsize=8)
     for ax in [a for row in axes for a in row][len(items):]:
         ax.set_visible(False)
@@ -116,7 +120,7 @@ def render_roster(roster: Roster, plots: dict[str, str]) -> str:
     lines += ["## Flags across submissions", ""]
     if r.flags:
         lines += ["| students | check | evidence |", "|---|---|---|"]
-        lines += [f"| {cell(' & '.join(f.students))} | {f.kind} | {cell(f.evidence)} |" for f in r.flags]
+        lines += [f"| {cell(', '.join(f.students))} | {f.kind} | {cell(f.evidence)} |" for f in r.flags]
     else:
         lines.append("No two submissions share an evidence digest, adapter weights, a training log, their answers "
                      "or a written analysis.")

@@ -22,7 +22,7 @@ import os
 import shutil
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +33,7 @@ from harness.errors import HarnessError
 from harness.io.jsonl import JsonlAppender, iter_complete_rows
 from harness.io.writes import atomic_write_text
 from harness.lab.cross_checks import cross_flags, fingerprint
+from harness.lab.evidence import lab_prompts
 from harness.lab.grading import Rubric, load_rubric
 from harness.lab.roster import ERROR, GRADED, Roster, build_roster, grades_csv
 from harness.lab.submissions import Submission, SubmissionError, check_parts, find_submissions, open_submission, read_grade_file
@@ -55,8 +56,11 @@ def default_out(class_dir: str) -> Path:
 
 # ---- one submission (runs in a worker process) -------------------------------------------------
 @functools.lru_cache(maxsize=4)
-def _rubric(path: str) -> Rubric:
-    return load_rubric(path)
+def _rubric(path: str) -> tuple[Rubric, list[dict]]:
+    """The rubric and its lab's prompts, loaded once per worker (the suite's YAML is most of the
+    cost of grading one submission)."""
+    rubric = load_rubric(path)
+    return rubric, lab_prompts(rubric.suite, rubric.prompts_task)
 
 
 def grade_submission(sub: Submission, source_fingerprint: str, rubric_path: str, scratch: Path,
@@ -72,7 +76,8 @@ def grade_submission(sub: Submission, source_fingerprint: str, rubric_path: str,
         handed = read_grade_file(root, label)
         check_parts(root, label)
         usage: dict = {}
-        r = regrade_folder(root, handed, _rubric(rubric_path), judge, target=target, usage=usage)
+        rubric, prompts = _rubric(rubric_path)
+        r = regrade_folder(root, handed, rubric, judge, target=target, usage=usage, prompts=prompts)
         g = r.grade.to_dict()
         g.pop("files")
         row.update(status=GRADED, grade=g, earned=g["earned"], maximum=g["maximum"], pending_by_hand=g["pending_by_hand"],
@@ -186,20 +191,25 @@ def _judge_target(judge):
 
 
 def _grade_all(todo: list[Submission], prints: dict[str, str], rubric_path: str, scratch: Path, judge, target, jobs: int):
-    """Rows as submissions finish (in the order they finish)."""
+    """Rows as submissions finish (in the order they finish). Without a judge grading is CPU work:
+    `jobs` processes. With one it is mostly waiting for the judge's replies: `jobs` threads of one
+    process, so many submissions can wait at once without a process (and its start-up) each."""
     args = [(s, prints[s.student], rubric_path, scratch / s.student, judge, target) for s in todo]
     if jobs == 1 or len(todo) == 1:
         for a in args:
             yield grade_submission(*a)
         return
-    # spawn: a fresh interpreter per worker, never a fork of a process that may run a judge server's threads
-    with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending = {pool.submit(grade_submission, *a): a[0] for a in args}
+    workers = min(jobs, len(todo))
+    if judge is not None:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade")
+    else:  # spawn: a fresh interpreter per worker, never a fork of a process holding threads
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    with pool:
+        pending = {pool.submit(grade_submission, *a) for a in args}
         lost = 0
         while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in finished:
-                pending.pop(fut)
                 try:
                     yield fut.result()
                 except BrokenProcessPool:

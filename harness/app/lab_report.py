@@ -96,9 +96,9 @@ def _plots(ev: LabEvidence, out: Path) -> dict[str, str]:
     return plots
 
 
-def _from_copy(rubric: Rubric, folder: Path) -> LabEvidence:
+def _from_copy(rubric: Rubric, folder: Path, prompts: list[dict] | None = None) -> LabEvidence:
     parts = evidence_parts(folder)
-    return collect(rubric.suite, rubric.prompts_task, **parts)
+    return collect(rubric.suite, rubric.prompts_task, prompts=prompts, **parts)
 
 
 def make_lab_report(*, lab: str, rubric_path: str | None, train: str | None, run: str | None, sweep: str | None,
@@ -162,11 +162,12 @@ class Regrade:
 
 
 def regrade_folder(root: Path, handed: dict, rubric: Rubric, judge=None, *, target=None,
-                   usage: dict | None = None) -> Regrade:
-    """Grade a report folder again from its evidence/ copies; writes nothing."""
+                   usage: dict | None = None, prompts: list[dict] | None = None) -> Regrade:
+    """Grade a report folder again from its evidence/ copies; writes nothing. `prompts`: the lab's
+    prompts, when the caller loaded them already."""
     recorded = dict(handed["files"])
     tamper = tamper_check(root, recorded)
-    ev = _from_copy(rubric, root)
+    ev = _from_copy(rubric, root, prompts)
     ev.sources = dict(handed.get("sources") or {})
     written = written_answers(root)
     g = grade(ev, rubric, written, _judge(judge, rubric, written, target=target, usage=usage))
