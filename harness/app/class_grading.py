@@ -203,7 +203,8 @@ def _grade_all(todo: list[Submission], prints: dict[str, str], rubric_path: str,
     if judge is not None:
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade")
     else:  # spawn: a fresh interpreter per worker, never a fork of a process holding threads
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_exit_with_parent, initargs=(os.getpid(),))
     with pool:
         pending = {pool.submit(grade_submission, *a) for a in args}
         lost = 0
@@ -217,6 +218,19 @@ def _grade_all(todo: list[Submission], prints: dict[str, str], rubric_path: str,
         if lost:
             raise HarnessError(f"a grading process died; {lost} submission(s) were not graded (the others are kept in "
                                f"graded.jsonl): run the same command again to grade them")
+
+
+def _exit_with_parent(parent: int, every_s: float = 0.5) -> None:
+    """A worker outlives a killed parent (SIGKILL, the OOM killer) waiting for work forever, holding
+    its terminal or pipe; this thread ends it once the parent is gone."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
 def _write_roster(roster: Roster, out: Path, console: Console) -> None:

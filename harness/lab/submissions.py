@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import stat
 import tarfile
@@ -89,7 +90,7 @@ def _safe_member(name: str, archive: Path) -> PurePosixPath | None:
     """The member's relative path, or a SubmissionError when it would land outside the folder."""
     raw = name.replace("\\", "/")
     p = PurePosixPath(raw)
-    if raw.startswith("/") or (len(raw) > 1 and raw[1] == ":") or ".." in p.parts:
+    if raw.startswith("/") or re.match(r"^[A-Za-z]:", raw) or ".." in p.parts:
         raise SubmissionError(f"{archive.name}: refused: the member {name!r} points outside the archive (path traversal); "
                               "nothing was unpacked from it")
     parts = [x for x in p.parts if x not in ("", ".")]
@@ -123,7 +124,8 @@ def _unzip(archive: Path, dest: Path) -> None:
     except SubmissionError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, NotImplementedError) as e:
-        raise SubmissionError(f"{archive.name}: not a readable zip archive ({e}); ask the student to hand it in again") from None
+        raise SubmissionError(f"{archive.name}: not a readable zip archive ({_first_line(e)}); ask the student to hand it "
+                              "in again") from None
 
 
 def _untar(archive: Path, dest: Path) -> None:
@@ -147,7 +149,13 @@ def _untar(archive: Path, dest: Path) -> None:
     except SubmissionError:
         raise
     except (tarfile.TarError, EOFError, OSError, ValueError) as e:
-        raise SubmissionError(f"{archive.name}: not a readable .tar.gz archive ({e}); ask the student to hand it in again") from None
+        raise SubmissionError(f"{archive.name}: not a readable .tar.gz archive ({_first_line(e)}); ask the student to hand "
+                              "it in again") from None
+
+
+def _first_line(e: Exception) -> str:
+    """tarfile lists every method it tried, one per line; the roster keeps one line per submission."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0].rstrip(":")
 
 
 def report_root(folder: Path, label: str) -> Path:
