@@ -19,7 +19,8 @@ from rich.console import Console
 from harness.errors import HarnessError
 from harness.records import SampleRecord, ScoreRecord
 from harness.rundir import SAMPLES, RunDir
-from harness.app.run import RunRequest, finish, metric_definitions, scoring_context, suite_description
+from harness.app.run import RunRequest, finish, scoring_context
+from harness.run_config import metric_definitions, suite_description
 from harness.scoring import score_run
 from harness.io.includes import include
 from harness.suite import Suite, load_suite
