@@ -29,14 +29,13 @@ from harness.io.includes import find as find_included
 from harness.io.yaml_lines import check_keys, load_yaml
 from judges.client import JudgeReply
 from judges.prompt_templates import template_for
-from judges.verdicts import DIMENSIONS, parse_pairwise, parse_refusal, parse_rubric
+from judges.verdicts import DIMENSIONS, KINDS, PARSERS
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 ORDERS = ("ckpt_first", "base_first")  # which answer sits in position A
 OK, PARSE_FAILURE, JUDGE_ERROR = "ok", "parse_failure", "judge_error"
 PAIRWISE, SWAP = "judge_pairwise", "judge_swap_agreement"
 REFUSAL, REFUSAL_AGREEMENT = "judge_refusal", "judge_refusal_agreement"
-PARSERS = {"rubric": parse_rubric, "refusal": parse_refusal, "pairwise": parse_pairwise}
 
 
 def rubric_id(dimension: str) -> str:
@@ -65,8 +64,13 @@ def load_judge_config(name_or_path: str) -> JudgeConfig:
         raise HarnessError(f"{path}: a judge config is a mapping (kind, template, completion, parser)")
     check_keys(doc, {"kind", "template", "completion", "parser"}, path, "judge config")
     kind, parser = doc.get("kind"), doc.get("parser", doc.get("kind"))
-    if kind not in PARSERS or parser not in PARSERS:
-        raise HarnessError(f"{path}: kind and parser must be one of {', '.join(PARSERS)}, got {kind!r} / {parser!r}")
+    if kind not in KINDS:
+        raise HarnessError(f"{path}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if parser not in PARSERS:
+        raise HarnessError(f"{path}: parser {parser!r} is not registered (known: {', '.join(sorted(PARSERS))}; "
+                           "register one with judges.verdicts.verdict_parser in an --include folder's scorers/)")
+    if PARSERS[parser].kind != kind:
+        raise HarnessError(f"{path}: parser {parser!r} returns {PARSERS[parser].kind} verdicts, not {kind}")
     return JudgeConfig(path.stem, kind, str(doc.get("template", kind)), parser, dict(doc.get("completion") or {}))
 
 
@@ -122,7 +126,7 @@ class _JudgeScorer:
             return
         judge = judge_session(context)
         context.progress.start(f"judge {judge.model} {self.kind}", len(jobs))
-        parser = PARSERS[self.config.parser]
+        parser = PARSERS[self.config.parser].parse
         replies = judge.ask_all([j.messages for j in jobs], settings=self.config.completion,
                                 on_done=context.progress.advance, usable=lambda text: parser(text).ok)
         by_key = {r.key: r for r in records}
@@ -148,7 +152,7 @@ class _JudgeScorer:
         out = {"template": job.template, "raw": kept_raw(reply.text), "cached": reply.cached, "requests": reply.requests}
         if reply.error:
             return out | {"status": JUDGE_ERROR, "verdict": None, "reason": "", "error": reply.error}
-        verdict = PARSERS[self.config.parser](reply.text)
+        verdict = PARSERS[self.config.parser].parse(reply.text)
         if not verdict.ok:
             error = verdict.error
             if reply.finish_reason == "length":
