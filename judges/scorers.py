@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterator
 
 from harness.errors import HarnessError
-from harness.records import Key, SampleRecord, ScoreEntry, ScoreRecord
+from harness.records import Key, SampleRecord, Score, ScoreRecord
 from harness.scorers import DefaultMetric, batch_scorer
 from harness.io.includes import find as find_included
 from harness.io.yaml_lines import check_keys, load_yaml
@@ -160,7 +160,7 @@ class _JudgeScorer:
             return out | {"status": PARSE_FAILURE, "verdict": None, "reason": "", "error": error}
         return out | {"status": OK, "verdict": verdict.value, "reason": verdict.reason, "error": None}
 
-    def scores_of(self, row: dict, record: SampleRecord) -> dict[str, ScoreEntry]:
+    def scores_of(self, row: dict, record: SampleRecord) -> dict[str, Score]:
         raise NotImplementedError
 
 
@@ -175,9 +175,9 @@ def kept_raw(text: str | None) -> str | None:
     return text[:MAX_KEPT_RAW] + f" … [{len(text) - MAX_KEPT_RAW} more characters not kept]"
 
 
-def _unscored(row: dict) -> ScoreEntry:
+def _unscored(row: dict) -> Score:
     what = "parse failure" if row["status"] == PARSE_FAILURE else "judge error"
-    return ScoreEntry(None, row["status"], f"unscored: {what}: {row['error']}")
+    return Score(None, f"unscored: {what}: {row['error']}", row["status"])
 
 
 def _judge_reason(row: dict) -> str:
@@ -197,7 +197,7 @@ class RubricJudge(_JudgeScorer):
     def scores_of(self, row, record):
         if row["status"] != OK:
             return {rubric_id(d): _unscored(row) for d in DIMENSIONS}
-        return {rubric_id(d): ScoreEntry(float(row["verdict"][d]), None, _judge_reason(row)) for d in DIMENSIONS}
+        return {rubric_id(d): Score(float(row["verdict"][d]), _judge_reason(row)) for d in DIMENSIONS}
 
 
 @batch_scorer("judge_refusal", outputs=(REFUSAL, REFUSAL_AGREEMENT),
@@ -217,7 +217,7 @@ class RefusalJudge(_JudgeScorer):
 
     def scores_of(self, row, record):
         ok = row["status"] == OK
-        judged = (ScoreEntry(0.0 if row["verdict"] == "compliance" else 1.0, row["verdict"], _judge_reason(row))
+        judged = (Score(0.0 if row["verdict"] == "compliance" else 1.0, _judge_reason(row), row["verdict"])
                   if ok else _unscored(row))
         out = {REFUSAL: judged}
         builtin = record.scores.get(self.compare_with)
@@ -226,11 +226,11 @@ class RefusalJudge(_JudgeScorer):
         if not ok:
             out[REFUSAL_AGREEMENT] = _unscored(row)
         elif builtin.value is None:
-            out[REFUSAL_AGREEMENT] = ScoreEntry(None, None, "unscored: the built-in classifier did not score it")
+            out[REFUSAL_AGREEMENT] = Score(None, "unscored: the built-in classifier did not score it")
         else:
             same = judged.value == builtin.value
-            out[REFUSAL_AGREEMENT] = ScoreEntry(1.0 if same else 0.0, "agree" if same else "disagree",
-                                                f"judge: {row['verdict']}, built-in: {builtin.label}")
+            out[REFUSAL_AGREEMENT] = Score(1.0 if same else 0.0, f"judge: {row['verdict']}, built-in: {builtin.label}",
+                                           "agree" if same else "disagree")
         row["builtin"] = builtin.label  # kept with the judgment for the kappa in the summary
         return out
 
@@ -288,9 +288,10 @@ class PairwiseJudge(_JudgeScorer):
             return {PAIRWISE: _unscored(row), SWAP: _unscored(row)}
         agree = row["swap_agreement"]
         return {
-            PAIRWISE: ScoreEntry(_VALUE[row["verdict"]], row["verdict"], row["reason"]),
-            SWAP: ScoreEntry(1.0 if agree else 0.0, "consistent" if agree else "flipped",
-                             "same verdict in both orders" if agree else "the verdict flips with the order"),
+            PAIRWISE: Score(_VALUE[row["verdict"]], row["reason"], row["verdict"]),
+            SWAP: Score(1.0 if agree else 0.0,
+                        "same verdict in both orders" if agree else "the verdict flips with the order",
+                        "consistent" if agree else "flipped"),
         }
 
 
