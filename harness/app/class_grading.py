@@ -20,6 +20,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import threading
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -55,10 +56,19 @@ def default_out(class_dir: str) -> Path:
 
 
 # ---- one submission (runs in a worker process) -------------------------------------------------
-@functools.lru_cache(maxsize=4)
+_LOADING = threading.Lock()
+
+
 def _rubric(path: str) -> tuple[Rubric, list[dict]]:
-    """The rubric and its lab's prompts, loaded once per worker (the suite's YAML is most of the
-    cost of grading one submission)."""
+    """The rubric and its lab's prompts, loaded once per worker process (the suite's YAML is most
+    of the cost of grading one submission). Under a lock: loading the suite fills the scorer
+    registry on first use, which worker threads must not see half filled."""
+    with _LOADING:
+        return _load_rubric(path)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_rubric(path: str) -> tuple[Rubric, list[dict]]:
     rubric = load_rubric(path)
     return rubric, lab_prompts(rubric.suite, rubric.prompts_task)
 
@@ -223,8 +233,6 @@ def _grade_all(todo: list[Submission], prints: dict[str, str], rubric_path: str,
 def _exit_with_parent(parent: int, every_s: float = 0.5) -> None:
     """A worker outlives a killed parent (SIGKILL, the OOM killer) waiting for work forever, holding
     its terminal or pipe; this thread ends it once the parent is gone."""
-    import threading
-
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(every_s)
