@@ -12,7 +12,7 @@ roster folder (start-up, workers and the roster included), as an instructor woul
    each --judge-jobs level (threads); the ratio is against the first level, and the floor is what
    the latency alone costs at that many submissions in flight (each asks its 3 items at once).
 
-    python bench/grade_class.py [--n 200] [--report DIR] [--jobs 1,2,4] [--judge-jobs 1,8,32] [--latency 0.5]
+    python bench/grade_class.py [--n 200] [--report DIR] [--jobs 1,2,4] [--judge-jobs 4,16,64] [--latency 0.5]
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--report", help="a report folder (harness report --out); default: build one on the tiny model")
     parser.add_argument("--jobs", default="1,2,4", help="--jobs levels without a judge")
-    parser.add_argument("--judge-jobs", default="1,8,32", help="--jobs levels with the fake judge")
+    parser.add_argument("--judge-jobs", default="4,16,64", help="--jobs levels with the fake judge")
     parser.add_argument("--latency", type=float, default=0.5, help="seconds the fake judge takes per reply")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
