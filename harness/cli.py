@@ -136,10 +136,12 @@ def cmd_run(args, console: Console) -> int:
 
     if args.resume:
         _refuse_flags_with_resume(args)
+        _require_trackers(args)
         console = _json_console(args, console)
         run = run_suite(RunRequest(suite=args.suite, ckpt=""), resume=args.resume, console=console)
         _report_to(args, run, console)
         return _print_json(args, run)
+    _require_trackers(args)
     if not args.ckpt:
         raise HarnessError("harness run needs --ckpt (or --resume RUN_DIR); e.g. --ckpt smollm2-135m-instruct")
     if args.batch_size < 1:
@@ -156,6 +158,13 @@ def cmd_run(args, console: Console) -> int:
     run = run_suite(request, console=console)
     _report_to(args, run, console)
     return _print_json(args, run)
+
+
+def _require_trackers(args) -> None:
+    if args.report_to:
+        from harness.view.trackers import require
+
+        require(args.report_to)
 
 
 def _report_to(args, run, console: Console) -> None:

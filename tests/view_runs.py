@@ -15,13 +15,13 @@ DEFINITIONS = [MetricDef("safety/refusal_rate", "safety", "refusal", {"harmful":
 
 def write_run(root: Path, answers: dict[str, tuple[str, str, bool, float | None, float | None]], *,
               name: str = "20260101-000000-mini-adapter", created: str = "2026-01-01T00:00:00+0000",
-              reasons: dict[str, str] | None = None) -> Path:
+              reasons: dict[str, str] | None = None, refusal_version: str = "3") -> Path:
     """answers: sample id -> (base answer, ckpt answer, harmful, base refusal value, ckpt refusal value);
     a value None is unscored. The ckpt answer of an id in `cut` stops at max_new_tokens."""
     run = RunDir(Path(root) / name)
     run.path.mkdir(parents=True)
     tasks = {"safety": {"kind": "generate", "samples_file": "safety.jsonl", "data_hash": "d" * 16, "n_samples": len(answers),
-                        "generation": {"max_new_tokens": 64}, "scorers": {"refusal": {"scorer": "refusal", "version": "3"}}}}
+                        "generation": {"max_new_tokens": 64}, "scorers": {"refusal": {"scorer": "refusal", "version": refusal_version}}}}
     run.write_config({"created": created, "argv": ["harness", "run", "--ckpt", "adapter"], "invocation": {"gen": {}},
                       "roles": ["base", "ckpt"], "suite": {"name": "mini", "path": "mini.yaml", "version": "v" * 16, "tasks": tasks},
                       "metric_definitions": {d.name: d.to_dict() for d in DEFINITIONS},
