@@ -84,9 +84,9 @@ class Page:
 
 @contextlib.contextmanager
 def browser(profile: Path):
-    """A headless Chromium with no way out: every host name resolves to nothing."""
+    """A headless Chromium with no way out: every host name but 127.0.0.1 resolves to nothing."""
     proc = subprocess.Popen([chromium_path(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                             "--host-resolver-rules=MAP * ~NOTFOUND", "--remote-debugging-port=0",
+                             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--remote-debugging-port=0",
                              "--remote-allow-origins=*", f"--user-data-dir={profile}", "about:blank"],
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     try:
