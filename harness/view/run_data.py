@@ -168,7 +168,8 @@ def signature(path: Path) -> tuple:
     return tuple(out)
 
 
-def load_run(path: str | Path) -> RunView:
+def load_run(path: str | Path, *, samples: bool = True) -> RunView:
+    """The run; `samples=False`: its config and summary only (the runs list), no rows."""
     run = RunDir.open_existing(path)
     config = run.config()
     try:
@@ -177,6 +178,8 @@ def load_run(path: str | Path) -> RunView:
         summary = None
     definitions = run.metric_definitions() or []
     roles = list(config.get("roles") or (summary or {}).get("roles") or [])
+    if not samples:
+        return RunView(Path(path), config, summary, roles, definitions, [])
     records = run.records()
     score_records = run.score_records()
     for r in records:

@@ -67,7 +67,7 @@ def build_app(folders: list[str | Path], *, refresh_s: int = 10) -> FastAPI:
 
     def describe(e: Entry) -> dict:
         try:
-            return run_columns(cache.get(e.path))
+            return run_columns(load_run(e.path, samples=False))  # config and summary: fast for any number of runs
         except (HarnessError, OSError, ValueError, KeyError) as err:
             return {"error": f"cannot read: {err}"}
 
