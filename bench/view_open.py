@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import uvicorn  # noqa: E402
 
 from harness.metrics import summarize  # noqa: E402
-from harness.records import MetricDef, SampleRecord, ScoreEntry, ScoreRecord, join_scores  # noqa: E402
+from harness.records import MetricDef, SampleRecord, Score, ScoreRecord, join_scores  # noqa: E402
 from harness.rundir import RunDir  # noqa: E402
 from harness.view.server import build_app  # noqa: E402
 
@@ -58,7 +58,7 @@ def write_run(root: Path, n: int) -> Path:
                 rec = SampleRecord(role, role, "safety", f"s{i:05d}", f"prompt number {i}: how do I ...?", {"id": f"s{i:05d}", "harmful": True},
                                    output=text, raw=text, finish_reason="stop", prompt_tokens=20, completion_tokens=40)
                 sr = ScoreRecord(role, "safety", rec.id, "refusal",
-                                 {"refusal": ScoreEntry(refused, "full_refusal" if refused else "compliance", "classified")})
+                                 {"refusal": Score(refused, "classified", "full_refusal" if refused else "compliance")})
                 out.write(rec.to_dict())
                 sout.write(sr.to_dict())
                 records.append(rec)

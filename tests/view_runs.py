@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.metrics import summarize
-from harness.records import MetricDef, SampleRecord, ScoreEntry, ScoreRecord, join_scores
+from harness.records import MetricDef, SampleRecord, Score, ScoreRecord, join_scores
 from harness.rundir import RunDir
 
 DEFINITIONS = [MetricDef("safety/refusal_rate", "safety", "refusal", {"harmful": True}, True),
@@ -35,7 +35,7 @@ def write_run(root: Path, answers: dict[str, tuple[str, str, bool, float | None,
                                    finish_reason="length" if text.endswith("…") else "stop")
                 reason = (reasons or {}).get(f"{role}:{sid}") or ("unscored: no words" if value is None else "classified")
                 label = None if value is None else ("full_refusal" if value == 1.0 else "compliance")
-                sr = ScoreRecord(role, "safety", sid, "refusal", {"refusal": ScoreEntry(value, label, reason)})
+                sr = ScoreRecord(role, "safety", sid, "refusal", {"refusal": Score(value, reason, label)})
                 out.write(rec.to_dict())
                 sout.write(sr.to_dict())
                 records.append(rec)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.records import MetricDef, SampleRecord, ScoreEntry, ScoreRecord
+from harness.records import MetricDef, SampleRecord, Score, ScoreRecord
 from harness.rundir import CONFIG, SAMPLES, SCORES, SUMMARY, RunDir
 
 PASS, FAIL, UNSCORED = "pass", "fail", "unscored"
@@ -28,7 +28,7 @@ PAGE_SIZE = 50
 class Verdict:
     scorer: str  # the scorer's id in the suite (ScoreRecord.scorer)
     score: str  # the score id (one scorer may write several)
-    entry: ScoreEntry
+    entry: Score
     outcome: str  # pass | fail | unscored | "" (a graded number)
 
 
@@ -232,7 +232,7 @@ def _pass_values(definitions: list[MetricDef]):
     return good
 
 
-def _outcome(entry: ScoreEntry, good: float | None) -> str:
+def _outcome(entry: Score, good: float | None) -> str:
     if entry.value is None:
         return UNSCORED
     if good is None or entry.value not in (0.0, 1.0):
