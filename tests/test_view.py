@@ -193,3 +193,14 @@ def test_view_of_a_missing_folder_or_not_a_run(harness_cli, tmp_path):
     assert code == 2 and "no such folder" in err
     code, _, err = harness_cli("view", tmp_path, "--export", tmp_path / "x.html")
     assert code == 2 and "not a run directory" in err and not (tmp_path / "x.html").exists()
+
+
+def test_export_of_a_comparison(tmp_path, harness_cli):
+    a = write_run(tmp_path, {"a": ("x", "I will not.", True, 0.0, 1.0)}, name="20260101-000000-A")
+    b = write_run(tmp_path, {"a": ("x", "<b>Sure</b>", True, 0.0, 0.0)}, name="20260102-000000-B")
+    out = tmp_path / "compare.html"
+    code, _, err = harness_cli("view", a, b, "--export", out)
+    assert code == 0, err
+    page = out.read_text(encoding="utf-8")
+    assert "safety/refusal_rate" in page and "-1.000" in page and "1: 1 pass → fail" in page
+    assert "<a href" not in page and page.count("<script") == 1  # no links to a server that is not there
