@@ -204,3 +204,25 @@ def test_export_of_a_comparison(tmp_path, harness_cli):
     page = out.read_text(encoding="utf-8")
     assert "safety/refusal_rate" in page and "-1.000" in page and "1: 1 pass → fail" in page
     assert "<a href" not in page and page.count("<script") == 1  # no links to a server that is not there
+
+
+def test_sweep_page_ranks_its_variants(tmp_path):
+    sweep = tmp_path / "sw"
+    variants = {"lr1e-4": 1.5, "lr1e-3": 1.2, "lr1e-2": None}  # the last one never finished
+    for name, loss in variants.items():
+        (sweep / name).mkdir(parents=True)
+        (sweep / name / "train_config.yaml").write_text(f"output_dir: {name}\n")
+        if loss is not None:
+            (sweep / name / "training_summary.json").write_text(json.dumps({"train_loss": [[1, 2.0]], "eval_loss": [[10, loss]]}))
+    plan = {"kind": "grid", "config": "c.yaml", "config_sha256": "0" * 64, "base_sets": [], "metric": "eval_loss",
+            "variants": [{"name": n, "overrides": {"learning_rate": n[2:]}, "status": "done" if l else "planned"}
+                         for n, l in variants.items()]}
+    (sweep / "sweep.json").write_text(json.dumps(plan))
+    with serving(tmp_path) as base:
+        _, index = get(base + "/")
+        assert "Sweeps" in index and "Training directories" in index
+        status, page = get(f"{base}/sweep?{q(dir=sweep)}")
+    assert status == 200 and "lower is better" in page
+    ranked = re.findall(r"<tr><td>(\d)</td><td><a [^>]*>(lr[^<]+)</a>", page)
+    assert ranked == [("1", "lr1e-3"), ("2", "lr1e-4"), ("3", "lr1e-2")]
+    assert "1.200" in page and "learning_rate=1e-3" in page
