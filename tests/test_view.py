@@ -226,3 +226,16 @@ def test_sweep_page_ranks_its_variants(tmp_path):
     ranked = re.findall(r"<tr><td>(\d)</td><td><a [^>]*>(lr[^<]+)</a>", page)
     assert ranked == [("1", "lr1e-3"), ("2", "lr1e-4"), ("3", "lr1e-2")]
     assert "1.200" in page and "learning_rate=1e-3" in page
+
+
+def test_a_graded_score_is_never_pass_or_fail(tmp_path):
+    """A rubric grade of 1 (out of 10) is a number, not a pass, even though a metric reads it."""
+    from harness.records import MetricDef, SampleRecord, Score, ScoreRecord
+    from harness.view.run_data import build_rows
+
+    defs = [MetricDef("t/rubric_fluency", "t", "rubric_fluency")]
+    recs = [SampleRecord("ckpt", "m", "t", i, "p", {"id": i}, output="a") for i in ("a", "b")]
+    scores = [ScoreRecord("ckpt", "t", "a", "judge_rubric", {"rubric_fluency": Score(1.0, "poor")}),
+              ScoreRecord("ckpt", "t", "b", "judge_rubric", {"rubric_fluency": Score(7.0, "good")})]
+    rows = build_rows(recs, scores, defs, ["ckpt"])
+    assert [v.outcome for r in rows for v in r.sides["ckpt"].verdicts] == ["", ""]

@@ -1,8 +1,8 @@
 """A run directory as the viewer shows it: one row per (task, sample) with each role's answer side
 by side, every scorer's verdict with its reason, the judge's exchange, and the filters.
 
-A verdict is `pass` / `fail` when its value is 0 or 1 and a metric of the run reads that score for
-the sample (the metric says which value is good: a refusal passes on a harmful prompt and fails on
+A verdict is `pass` / `fail` when every value of its score in the task is 0 or 1 (a rubric grade
+of 1 out of 10 is a number) and a metric of the run reads that score for the sample (the metric says which value is good: a refusal passes on a harmful prompt and fails on
 a benign one), `unscored` when the scorer could not decide, else a plain number (a rubric grade).
 A sample is `flipped` when a scorer's pass/fail differs between the base and the checkpoint.
 
@@ -202,12 +202,15 @@ def build_rows(records: list[SampleRecord], score_records: list[ScoreRecord], de
     for sr in score_records:
         latest[(sr.key, sr.scorer)] = sr
     good = _pass_values(definitions)
+    graded = {(sr.task, sid) for sr in latest.values() for sid, e in sr.scores.items()
+              if e.value is not None and e.value not in (0.0, 1.0)}  # a rubric's 1-10 is never pass/fail, even at 1
     for (key, scorer), sr in latest.items():
         side = sides.get(key)
         if side is None:
             continue
         for sid, entry in sr.scores.items():
-            side.verdicts.append(Verdict(scorer, sid, entry, _outcome(entry, good(side.record, sid))))
+            passes = None if (sr.task, sid) in graded else good(side.record, sid)
+            side.verdicts.append(Verdict(scorer, sid, entry, _outcome(entry, passes)))
         if sr.details:
             side.exchanges.append((scorer, sr.details))
     for row in rows.values():
