@@ -239,3 +239,17 @@ def test_a_graded_score_is_never_pass_or_fail(tmp_path):
               ScoreRecord("ckpt", "t", "b", "judge_rubric", {"rubric_fluency": Score(7.0, "good")})]
     rows = build_rows(recs, scores, defs, ["ckpt"])
     assert [v.outcome for r in rows for v in r.sides["ckpt"].verdicts] == ["", ""]
+
+
+def test_a_watched_directory_is_a_training_directory(tmp_path):
+    """Another trainer's checkpoints, rescored by `harness watch`: no train_config.yaml, still shown."""
+    from harness.view.discover import TRAINING, discover
+
+    out = tmp_path / "other-trainer"
+    (out / "checkpoint-5").mkdir(parents=True)
+    line = {"step": 5, "profile": "quick", "run_dir": "x", "metrics": {"safety/refusal_rate": {"base": 0.5, "ckpt": 0.75, "delta": 0.25}}}
+    (out / "scores.jsonl").write_text(json.dumps(line) + "\n")
+    assert [(e.kind, e.path) for e in discover([tmp_path])] == [(TRAINING, out)]
+    with serving(tmp_path) as base:
+        status, page = get(f"{base}/training?{q(dir=out)}")
+    assert status == 200 and "0.750 (+0.250)" in page and 'http-equiv="refresh"' in page

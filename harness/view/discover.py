@@ -1,5 +1,6 @@
-"""What lies under the folders `harness view` was given: run directories, training directories,
-sweeps and lab report folders, found by the files each kind always has."""
+"""What lies under the folders `harness view` was given: run directories, training directories
+(`harness train`'s, or any trainer's checkpoints that `harness watch` rescored), sweeps and lab
+report folders, found by the files each kind always has."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ def kind_of(path: Path) -> str | None:
         return TRAINING
     if "config.json" in names and "samples.jsonl" in names:
         return RUN
+    if "scores.jsonl" in names and any(n.startswith("checkpoint-") for n in names):
+        return TRAINING  # another trainer's output that `harness watch` rescores
     return None
 
 
