@@ -4,12 +4,15 @@ The mask comes from the tokenizer's own template through transformers'
 `return_assistant_tokens_mask`, which needs `{% generation %}` markers in the template.
 Templates without them get a training variant, in this order:
 
-1. TRL's `get_training_chat_template` (it knows Qwen3, Llama 3, Gemma, Phi, ... templates);
-2. our patch for the common ChatML form `'<|im_start|>' + role + '\\n' + content + '<|im_end|>'`
+1. ours for Qwen3's templates (harness/models/template_variants.py: first release, the later
+   revision, Instruct-2507), each used only after it keeps its written rule token by token on
+   probe conversations (the rule: docs/training.md, "Qwen3's chat templates");
+2. TRL's `get_training_chat_template` (it knows Llama 3, Gemma, Phi, ... templates);
+3. our patch for the common ChatML form `'<|im_start|>' + role + '\\n' + content + '<|im_end|>'`
    (SmolLM2 among others), which TRL refuses to patch.
 
-Either way the variant is only used after checking it renders byte-identical text to the
-original on probe conversations and that its mask is not empty; otherwise we stop with an error.
+2 and 3 are only used after checking they render byte-identical text to the original on probe
+conversations and that their mask is not empty; otherwise we stop with an error.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import re
 
 from harness.errors import HarnessError
+from harness.models.template_variants import TURN_START, check_variant, identical_rule, verified_variant
 
 _PROBES = [
     [{"role": "user", "content": "Hi there"}, {"role": "assistant", "content": "Hello! How can I help?"}],
@@ -67,23 +71,33 @@ def training_chat_template(tokenizer, where: str) -> str:
     original = require_chat_template(tokenizer, where)
     if has_generation_markers(original):
         return original
+    variant, closest = verified_variant(tokenizer, original)
+    if variant is not None:
+        return variant.template
     candidates = []
     try:
         from trl.chat_template_utils import get_training_chat_template
 
         patched = get_training_chat_template(tokenizer)
-        candidates.append(patched or original)
+        candidates.append(("TRL's variant", patched or original))
     except ValueError:
         pass  # TRL does not know this template; try ours
     if _CHATML_TURN.search(original):
-        candidates.append(_CHATML_TURN.sub(lambda _m: _CHATML_TRAINING_TURN, original, count=1))
-    for candidate in candidates:
-        if has_generation_markers(candidate) and renders_identically(tokenizer, original, candidate):
-            return candidate
+        candidates.append(("the ChatML patch", _CHATML_TURN.sub(lambda _m: _CHATML_TRAINING_TURN, original, count=1)))
+    for source, candidate in candidates:
+        if not (has_generation_markers(candidate) and renders_identically(tokenizer, original, candidate)):
+            continue
+        if TURN_START in tokenizer.apply_chat_template(_PROBES[0], tokenize=False, chat_template=original):  # ChatML turns: the mask must also be exactly each answer and its <|im_end|>
+            _passed, problem = check_variant(tokenizer, original, identical_rule(candidate))
+            if problem:
+                closest = closest or f"{source}: {problem}"
+                continue
+        return candidate
     raise HarnessError(
         f"{where}: the chat template has no {{% generation %}} markers and no verified training "
-        "variant exists (neither TRL's nor the ChatML patch renders identically); use mask: all, "
-        "or add generation markers to the template"
+        "variant exists (neither TRL's nor the ChatML patch renders identically"
+        + (f"; closest, {closest}" if closest else "")
+        + "); use mask: all, or add generation markers to the template"
     )
 
 
