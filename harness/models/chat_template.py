@@ -97,7 +97,8 @@ def training_chat_template(tokenizer, where: str) -> str:
         f"{where}: the chat template has no {{% generation %}} markers and no verified training "
         "variant exists (neither TRL's nor the ChatML patch renders identically"
         + (f"; closest, {closest}" if closest else "")
-        + "); use mask: all, or add generation markers to the template"
+        + "); add {% generation %} markers around the assistant turns of the template (the chat_template "
+        "of its tokenizer_config.json), or use a model whose template has them"
     )
 
 
