@@ -6,6 +6,7 @@ Qwen3 template revision trains with the lab config."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -112,10 +113,12 @@ def test_step4_every_checkpoint_rescored_with_thinking_off(lab_run):
     lines = [json.loads(x) for x in (lab_run / "scores.jsonl").read_text().splitlines()]
     assert [(x["step"], x["profile"]) for x in lines] == [(2, "checkpoint"), (4, "checkpoint"), (None, "final")]
     assert {"format/json_validity_strict", "safety/refusal_rate", "ppl/perplexity"} <= set(lines[0]["metrics"])
+    own_template = hashlib.sha256(template("first_release").encode()).hexdigest()[:16]
     for line in lines:
         config = load_json(Path(line["run_dir"]) / "config.json")
-        generated = {name: t["generation"] for name, t in config["tasks"].items() if t["kind"] == "generate"}
+        generated = {name: t["generation"] for name, t in config["suite"]["tasks"].items() if t["kind"] == "generate"}
         assert generated and all(g["enable_thinking"] is False for g in generated.values()), line["run_dir"]
+        assert config["chat_template_hash"] == own_template  # prompts rendered with the model's own template
     # what thinking off means for this tokenizer: the prompt ends in the empty thinking block
     from harness.models.backends.hf import load_tokenizer
     from harness.models.checkpoint import resolve_checkpoint
@@ -137,7 +140,7 @@ def test_step5_lab_report(harness_cli, lab_run, tmp_path):
 @pytest.mark.parametrize("revision", ["later", "instruct_2507"])
 def test_the_other_revisions_train_with_the_lab_config(harness_cli, qwen3_model, lab_data, tmp_path, revision):
     out = tmp_path / "out"
-    code, stdout, err = harness_cli(*lab_train_args(qwen3_model(revision), lab_data, out, max_steps=2, rescore=False))
+    code, stdout, err = harness_cli(*lab_train_args(qwen3_model(revision), lab_data, out, max_steps=1, rescore=False))
     assert code == 0, err
     audit = load_json(out / "mask_audit.json")
     assert audit["ok"] and audit["assistant_turns"] == audit["end_of_turn_trained"] > 0
