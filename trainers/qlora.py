@@ -2,7 +2,8 @@
 
 Assistant-only loss uses the model's own chat template: TRL needs `{% generation %}` markers, so
 it tokenizes with the verified training variant (harness.models.chat_template), which renders
-byte-identical text; checkpoints and final/ keep the model's own template. The mask audit runs
+byte-identical text, or for Qwen3 the text of its written rule (docs/training.md); checkpoints and
+final/ keep the model's own template. The mask audit runs
 first and training refuses to start on a bad mask. `quantization: none` trains plain LoRA on the
 unquantized model (same code path otherwise). Every checkpoint holds the optimizer state, so a
 run resumes from any of them (`resume_from_checkpoint`).

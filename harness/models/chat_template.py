@@ -67,7 +67,8 @@ def require_chat_template(tokenizer, where: str) -> str:
 
 
 def training_chat_template(tokenizer, where: str) -> str:
-    """A template with generation markers that renders exactly like the tokenizer's own."""
+    """A template with generation markers that renders like the tokenizer's own: identically, or for
+    Qwen3's templates by the written rule of its variant (harness/models/template_variants.py)."""
     original = require_chat_template(tokenizer, where)
     if has_generation_markers(original):
         return original
