@@ -55,7 +55,8 @@ def lab_train_args(model, data: Path, out: Path, max_steps: int = 4, rescore: bo
     sets = [f"model={model}", f"data.train={data}", f"output_dir={out}", f"max_steps={max_steps}",
             "per_device_batch_size=2", "gradient_accumulation_steps=1", "max_length=256", "save_steps=2",
             "eval_steps=2", "logging_steps=1", "lora.r=4", "lora.alpha=8", "learning_rate=1e-3",
-            "rescore.max_samples=2", "rescore.gen.max_new_tokens=4", "rescore.final_gen.max_new_tokens=4"]
+            "rescore.max_samples=2", "rescore.gen.max_new_tokens=4", "rescore.final_gen.max_new_tokens=4",
+            "rescore.final_tasks=[compare10,format]"]
     args = ["train", "--config", LAB_CONFIG, *[f"--set={s}" for s in sets]]
     return args + ([] if rescore else ["--rescore", "none"])
 

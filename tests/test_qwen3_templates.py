@@ -186,3 +186,17 @@ def test_mask_audit_command_with_the_real_tokenizer(harness_cli, qwen3_model, tm
     assert code == 0, err
     assert "end-of-turn trained: 5/5" in out and "system/user tokens trained: 0/0" in out
     assert "empty <think></think> blocks: 5 rendered, 0 tokens trained" in out
+
+
+def test_reasoning_content_in_training_data_is_trained_as_the_thinking_block(tok, tmp_path):
+    from trainers.conversations import load_conversations
+
+    data = tmp_path / "train.jsonl"
+    row = {"messages": [{"role": "user", "content": "Is 9 prime?"},
+                        {"role": "assistant", "content": "No.", "reasoning_content": "9 = 3 * 3"}]}
+    data.write_text(json.dumps(row) + "\n")
+    [conversation] = load_conversations(str(data))
+    assert conversation[1]["reasoning_content"] == "9 = 3 * 3"
+    tok.chat_template = template("first_release")
+    pieces, _text = _trained_pieces(tok, conversation, training_chat_template(tok, "qwen3"))
+    assert pieces == ["<think>\n9 = 3 * 3\n</think>\n\nNo.<|im_end|>"]
