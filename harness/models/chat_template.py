@@ -12,7 +12,9 @@ Templates without them get a training variant, in this order:
    (SmolLM2 among others), which TRL refuses to patch.
 
 2 and 3 are only used after checking they render byte-identical text to the original on probe
-conversations and that their mask is not empty; otherwise we stop with an error.
+conversations and that their mask is not empty (for ChatML turns: exactly each answer and its
+`<|im_end|>`). Failing those, a template that is prefix-stable on the probes is masked by rendered
+prefixes (`prefix_mask`, no markers needed); otherwise we stop with an error.
 """
 
 from __future__ import annotations
@@ -94,6 +96,10 @@ def training_chat_template(tokenizer, where: str) -> str:
                 closest = closest or f"{source}: {problem}"
                 continue
         return candidate
+    problem = prefix_masking_problem(tokenizer, original)
+    if problem is None:
+        return original  # no markers: assistant_mask masks it by rendered prefixes
+    closest = closest or f"masking by rendered prefixes: {problem}"
     raise HarnessError(
         f"{where}: the chat template has no {{% generation %}} markers and no verified training "
         "variant exists (neither TRL's nor the ChatML patch renders identically"
@@ -119,8 +125,71 @@ def renders_identically(tokenizer, original: str, candidate: str) -> bool:
 
 
 def assistant_mask(tokenizer, messages: list[dict], template: str) -> tuple[list[int], list[int]]:
-    """Token ids of a conversation and a 0/1 mask of the assistant's tokens (end-of-turn included)."""
+    """Token ids of a conversation and a 0/1 mask of the assistant's tokens (end-of-turn included):
+    from the template's generation markers, or by rendered prefixes for a template without them
+    that `training_chat_template` found prefix-stable."""
+    if not has_generation_markers(template):
+        return prefix_mask(tokenizer, messages, template)
     out = tokenizer.apply_chat_template(
         messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True, chat_template=template
     )
     return list(out["input_ids"]), list(out["assistant_masks"])
+
+
+class NotPrefixStable(Exception):
+    pass
+
+
+def prefix_mask(tokenizer, messages: list[dict], template: str) -> tuple[list[int], list[int]]:
+    """The general method: assistant turn i is the text between the rendering of the turns before it
+    with the generation prompt and the rendering up to it, each a prefix of the whole conversation's
+    rendering (else NotPrefixStable); trained up to and including its end-of-turn token (a special
+    token), not the whitespace after it."""
+    def render(msgs, gen=False):
+        return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen, chat_template=template)
+
+    full = render(messages)
+    enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = list(enc["input_ids"]), enc["offset_mapping"]
+    specials = set(tokenizer.all_special_ids) | set(tokenizer.get_added_vocab().values())
+    mask = [0] * len(ids)
+    for i, m in enumerate(messages):
+        if m["role"] != "assistant":
+            continue
+        prompt, upto = render(messages[:i], gen=True), render(messages[: i + 1])
+        if not (full.startswith(upto) and upto.startswith(prompt)):
+            raise NotPrefixStable(f"turn {i} renders differently once later turns follow")
+        prompt_ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        if ids[: len(prompt_ids)] != prompt_ids:
+            raise NotPrefixStable(f"the prompt of turn {i} tokenizes differently inside the conversation")
+        span = [k for k, (a, b) in enumerate(offsets) if len(prompt) <= a and b <= len(upto) and b > a]
+        if any(a < len(prompt) < b or a < len(upto) < b for a, b in offsets):
+            raise NotPrefixStable(f"a token crosses the edge of turn {i}")
+        while span and not tokenizer.decode([ids[span[-1]]]).strip():
+            span.pop()  # the newline after the end-of-turn token belongs to no turn
+        if not span or ids[span[-1]] not in specials:
+            raise NotPrefixStable(f"turn {i} does not end in a special end-of-turn token")
+        for k in span:
+            mask[k] = 1
+    return ids, mask
+
+
+def prefix_masking_problem(tokenizer, template: str) -> str | None:
+    """None when masking by rendered prefixes is right for this template on the probe conversations
+    (system, user and assistant turns: what training data holds), else why not."""
+    from jinja2 import TemplateError
+
+    from harness.models.template_variants import PROBES
+
+    for name, messages, kwargs in PROBES:
+        if "tools" in kwargs or kwargs or any(set(m) - {"role", "content"} for m in messages):
+            continue
+        try:
+            _ids, mask = prefix_mask(tokenizer, messages, template)
+        except NotPrefixStable as e:
+            return f"probe '{name}': {e}"
+        except (TemplateError, TypeError, ValueError) as e:
+            return f"probe '{name}': rendering failed ({type(e).__name__}: {e})"
+        if 1 not in mask:
+            return f"probe '{name}': no assistant token"
+    return None
