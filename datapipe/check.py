@@ -102,6 +102,7 @@ def _row_problem(row) -> str | None:
 
 def check(target: str | Path, tokenizer, template: str, end_of_turn_ids: set[int], *, max_length: int,
           audit_examples: int = 200) -> CheckReport:
+    from harness.models.chat_template import assistant_mask, has_generation_markers
     from harness.models.mask_audit import audit_mask
 
     files = files_to_check(target)
@@ -110,15 +111,18 @@ def check(target: str | Path, tokenizer, template: str, end_of_turn_ids: set[int
     for path in files:
         for where, messages, tools in read_rows(path, report):
             try:
-                out = tokenizer.apply_chat_template(
-                    messages, tools=tools, tokenize=True, return_dict=True, return_assistant_tokens_mask=True,
-                    chat_template=template,
-                )
+                if tools or has_generation_markers(template):
+                    out = tokenizer.apply_chat_template(
+                        messages, tools=tools, tokenize=True, return_dict=True, return_assistant_tokens_mask=True,
+                        chat_template=template,
+                    )
+                    ids, mask = out["input_ids"], out["assistant_masks"]
+                else:  # a template masked by rendered prefixes
+                    ids, mask = assistant_mask(tokenizer, messages, template)
             except Exception as e:  # a template raises whatever its author chose (jinja, TypeError, ...)
                 report.problems.append((where, f"the chat template does not render it: {str(e).splitlines()[0]}"))
                 continue
-            mask = out["assistant_masks"]
-            lengths.append(len(out["input_ids"]))
+            lengths.append(len(ids))
             trained_in_window.append(sum(mask[:max_length]))
             if len(audit_convs) < audit_examples and not tools and all(set(m) <= {"role", "content"} for m in messages):
                 audit_convs.append(messages)

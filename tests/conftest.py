@@ -129,3 +129,20 @@ def scored_records(run: Path) -> list[dict]:
         row["scores"] = {sid: entry.to_dict() for sid, entry in record.scores.items()}
         out.append(row)
     return out
+
+
+@pytest.fixture(scope="session")
+def qwen3_model(tmp_path_factory):
+    """qwen3_model(revision) -> a tiny random Qwen3 with the real Qwen3 tokenizer and that chat
+    template revision (tests/qwen3_tokenizer.py); built once, copied per revision."""
+    from qwen3_tokenizer import build_model, with_revision
+
+    base = build_model(tmp_path_factory.mktemp("qwen3-real-vocab"))
+    built = {"first_release": base}
+
+    def get(revision: str = "first_release") -> Path:
+        if revision not in built:
+            built[revision] = with_revision(base, tmp_path_factory.mktemp(f"qwen3-{revision}"), revision)
+        return built[revision]
+
+    return get

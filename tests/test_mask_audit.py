@@ -7,7 +7,8 @@ import json
 import pytest
 
 from harness.models.backends.hf import end_of_turn_ids, load_tokenizer
-from harness.models.chat_template import training_chat_template
+from harness.errors import HarnessError
+from harness.models.chat_template import assistant_mask, training_chat_template
 from harness.models.checkpoint import resolve_checkpoint
 from harness.models.mask_audit import audit_mask, render_example
 
@@ -71,3 +72,56 @@ def test_mask_audit_command(harness_cli, tiny_model, tmp_path):
     code, out, err = harness_cli("mask-audit", "--data", data, "--model", tiny_model)
     assert code == 0, err
     assert "end-of-turn trained: 3/3" in out and "system/user tokens trained: 0/0" in out
+
+
+# No markers, not ChatML, unknown to TRL; each turn renders the same whatever follows: the general method.
+PREFIX_STABLE = (
+    "{% for message in messages %}{{ '[' + message['role'] + ']:\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '[assistant]:\n' }}{% endif %}"
+)
+# The last turn ends differently from the others: masking by prefixes would be wrong.
+NOT_PREFIX_STABLE = PREFIX_STABLE.replace("'<|im_end|>'", "('<|endoftext|>' if loop.last else '<|im_end|>')")
+
+
+@pytest.fixture
+def with_template(tok):
+    own = tok.chat_template
+
+    def use(template):
+        tok.chat_template = template
+        return tok
+
+    yield use
+    tok.chat_template = own
+
+
+def test_a_prefix_stable_template_without_markers_is_masked_by_rendered_prefixes(with_template):
+    tok = with_template(PREFIX_STABLE)
+    template = training_chat_template(tok, "tiny")
+    assert template == PREFIX_STABLE  # no variant: assistant_mask masks it by prefixes
+    report = audit_mask(tok, CONVS, template, end_of_turn_ids(tok))
+    assert report.ok and not report.warnings
+    assert report.trained_user_tokens == report.trained_system_tokens == 0
+    assert report.assistant_turns == 3 and report.end_of_turn_trained == 3
+    ids, mask = assistant_mask(tok, CONVS[1], template)
+    trained = tok.decode([i for i, m in zip(ids, mask) if m])
+    assert trained == "Hello!<|im_end|>Goodbye.<|im_end|>"
+
+
+def test_a_template_that_is_not_prefix_stable_is_refused(with_template):
+    tok = with_template(NOT_PREFIX_STABLE)
+    with pytest.raises(HarnessError, match="masking by rendered prefixes: probe '.*': turn \\d renders differently"):
+        training_chat_template(tok, "tiny")
+
+
+def test_training_with_a_template_masked_by_prefixes(harness_cli, tmp_path):
+    from conftest import build_tiny_model
+    from test_train import write_config
+
+    model = build_tiny_model(tmp_path / "model", PREFIX_STABLE)
+    code, out, err = harness_cli("train", "--config", write_config(tmp_path, model, max_steps=1, quantization="none"),
+                                 "--rescore", "none")
+    assert code == 0, err
+    audit = json.loads((tmp_path / "out" / "mask_audit.json").read_text())
+    assert audit["ok"] and audit["end_of_turn_trained"] == audit["assistant_turns"] == 9  # 12 rows, 3 to validation
+    assert (tmp_path / "out" / "final" / "adapter_model.safetensors").is_file()

@@ -32,11 +32,20 @@ def load_conversations(spec: str, *, split: str = "train", max_samples: int | No
             check_messages(row["messages"], where, need_assistant=True)
             if not any(m["role"] == "assistant" for m in row["messages"]):
                 raise HarnessError(f"{where}: no assistant turn to train on")
-            convs.append([{"role": m["role"], "content": m["content"]} for m in row["messages"]])
+            convs.append([_turn(m) for m in row["messages"]])
         if not convs:
             raise HarnessError(f"{path}: no training examples")
         return convs[:max_samples] if max_samples else convs
     return _load_hub(spec, split, max_samples, seed)
+
+
+def _turn(m: dict) -> dict:
+    """role and content; an assistant turn's `reasoning_content` too (Qwen3's templates render it as
+    the turn's thinking block)."""
+    turn = {"role": m["role"], "content": m["content"]}
+    if m["role"] == "assistant" and isinstance(m.get("reasoning_content"), str):
+        turn["reasoning_content"] = m["reasoning_content"]
+    return turn
 
 
 def _load_hub(dataset_id: str, split: str, max_samples: int | None, seed: int) -> list[Conversation]:
@@ -54,7 +63,7 @@ def _load_hub(dataset_id: str, split: str, max_samples: int | None, seed: int) -
     convs = []
     for i, row in enumerate(ds):
         check_messages(row["messages"], f"{dataset_id}[{split}][{i}]", need_assistant=True)
-        convs.append([{"role": m["role"], "content": m["content"]} for m in row["messages"]])
+        convs.append([_turn(m) for m in row["messages"]])
     return convs
 
 

@@ -2,7 +2,8 @@
 
 Assistant-only loss uses the model's own chat template: TRL needs `{% generation %}` markers, so
 it tokenizes with the verified training variant (harness.models.chat_template), which renders
-byte-identical text; checkpoints and final/ keep the model's own template. The mask audit runs
+byte-identical text, or for Qwen3 the text of its written rule (docs/training.md); checkpoints and
+final/ keep the model's own template. The mask audit runs
 first and training refuses to start on a bad mask. `quantization: none` trains plain LoRA on the
 unquantized model (same code path otherwise). Every checkpoint holds the optimizer state, so a
 run resumes from any of them (`resume_from_checkpoint`).
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.models.chat_template import training_chat_template
+from harness.models.chat_template import assistant_mask, has_generation_markers, training_chat_template
 from harness.models.checkpoint import resolve_checkpoint
 from harness.errors import HarnessError
 from harness.models.model_loading import nf4_config
@@ -89,11 +90,16 @@ class QLoRATrainer:
         # TRL tokenizes the datasets while the trainer is built: with the training variant of the
         # template (generation markers for the assistant mask). Afterwards the tokenizer has the
         # model's own template again, so every saved checkpoint and final/ carry that one.
+        if has_generation_markers(template):
+            rows = lambda convs: [{"messages": c} for c in convs]  # noqa: E731
+        else:  # masked by rendered prefixes: tokenized here, TRL builds the labels from assistant_masks
+            args.assistant_only_loss = False
+            rows = lambda convs: [dict(zip(("input_ids", "assistant_masks"), assistant_mask(tokenizer, c, template)))  # noqa: E731
+                                  for c in convs]
         with chat_template(tokenizer, template):
             trainer = _sft_trainer_class()(
                 model=model, args=args, processing_class=tokenizer, peft_config=lora,
-                train_dataset=Dataset.from_list([{"messages": c} for c in train]),
-                eval_dataset=Dataset.from_list([{"messages": c} for c in val]),
+                train_dataset=Dataset.from_list(rows(train)), eval_dataset=Dataset.from_list(rows(val)),
             )
         if is_main_process():
             (out / "sft_config.json").write_text(trainer.args.to_json_string())

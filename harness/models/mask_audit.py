@@ -2,8 +2,9 @@
 
 Renders conversations with the exact template and mask training will use and counts which tokens
 are trained: trained vs ignored, any system/user token trained, whether each assistant turn's
-end-of-turn token is trained (else the model never learns to stop), whether empty
-`<think></think>` blocks are trained. `harness train` runs it first and refuses to start on a
+end-of-turn token is trained (else the model never learns to stop), how many empty
+`<think></think>` blocks are rendered and whether their tokens are trained (Qwen3's training
+variants keep them out of the mask, like the prompt of `enable_thinking=false`: docs/training.md). `harness train` runs it first and refuses to start on a
 mask that trains nothing or trains user text.
 """
 
@@ -28,6 +29,7 @@ class AuditReport:
     trained_system_tokens: int = 0
     assistant_turns: int = 0
     end_of_turn_trained: int = 0
+    empty_think_blocks: int = 0
     empty_think_tokens_trained: int = 0
     problems: list[str] = field(default_factory=list)  # training must not start
     warnings: list[str] = field(default_factory=list)
@@ -41,14 +43,18 @@ class AuditReport:
 
 
 def _spans(text: str, messages: list[dict]) -> list[tuple[int, int, str]]:
-    """Character spans of each message's content in the rendered text, in order."""
+    """Character spans of each message's content in the rendered text, in order (an assistant
+    message's answer after its `</think>`: templates such as Qwen3's re-render the thinking part)."""
     spans, pos = [], 0
     for m in messages:
-        start = text.find(m["content"], pos)
-        if start < 0:
+        content = m["content"]
+        if m["role"] == "assistant" and "</think>" in content:
+            content = content.split("</think>")[-1].lstrip("\n")
+        start = text.find(content, pos)
+        if start < 0 or not content:
             continue
-        spans.append((start, start + len(m["content"]), m["role"]))
-        pos = start + len(m["content"])
+        spans.append((start, start + len(content), m["role"]))
+        pos = start + len(content)
     return spans
 
 
@@ -72,6 +78,7 @@ def audit_mask(tokenizer, conversations: list[list[dict]], template: str, end_of
             continue  # cannot attribute tokens to messages for this tokenizer; counts above still hold
         spans = _spans(text, messages)
         think = [(m.start(), m.end()) for m in _EMPTY_THINK.finditer(text)]
+        report.empty_think_blocks += len(think)
         for (s, e), trained in zip(offsets, mask):
             if not trained:
                 continue
@@ -128,7 +135,9 @@ def summary_lines(r: AuditReport) -> list[str]:
         f"trained tokens: {r.trained_tokens} ({share:.1%}), ignored: {r.ignored_tokens}",
         f"system/user tokens trained: {r.trained_system_tokens}/{r.trained_user_tokens}",
         f"end-of-turn trained: {r.end_of_turn_trained}/{r.assistant_turns} assistant turns",
-        f"empty <think></think> tokens trained: {r.empty_think_tokens_trained}",
+        f"empty <think></think> blocks: {r.empty_think_blocks} rendered, {r.empty_think_tokens_trained} tokens trained"
+        + (" (outside the mask, as the prompt of enable_thinking=false)"
+           if r.empty_think_blocks and not r.empty_think_tokens_trained else ""),
     ]
     lines += [f"PROBLEM: {p}" for p in r.problems] + [f"warning: {w}" for w in r.warnings]
     return lines
