@@ -217,14 +217,17 @@ def _plain(x):
 def _quiet():
     """lm-eval logs every step at INFO/WARNING and draws tqdm bars (it has no switch for them in
     simple_evaluate); the run has its own progress line, so both are off while lm-eval works."""
-    import functools
-
     from tqdm import tqdm
 
     logger = logging.getLogger("lm_eval")
     level, init = logger.level, tqdm.__init__
     logger.setLevel(logging.ERROR)
-    tqdm.__init__ = functools.partialmethod(init, disable=True)
+
+    def silent_init(self, *args, **kwargs):
+        kwargs["disable"] = True
+        init(self, *args, **kwargs)
+
+    tqdm.__init__ = silent_init
     try:
         yield
     finally:
