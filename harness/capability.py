@@ -58,11 +58,21 @@ def make_lm(backend, role: str, batch_size: int):
             super().__init__()
             self.unsupported = no_raw_text_reason(backend)
 
-        def _batched(self, items: list, key: Callable, run: Callable) -> list:
+        def _batched(self, items: list, key: Callable, run: Callable, group: Callable | None = None) -> list:
+            """Longest first; a batch holds the requests of `batch_size` groups (for loglikelihood:
+            contexts, so the choices of one question go together and can share a row)."""
             order = sorted(range(len(items)), key=lambda i: key(items[i]), reverse=True)
             out: list = [None] * len(items)
-            for start in range(0, len(order), batch_size):
-                chunk = order[start:start + batch_size]
+            chunks: list[list[int]] = []
+            seen: set = set()
+            for i in order:
+                g = group(items[i]) if group else i
+                if not chunks or (g not in seen and len(seen) == batch_size):
+                    chunks.append([])
+                    seen = set()
+                seen.add(g)
+                chunks[-1].append(i)
+            for chunk in chunks:
                 for i, result in zip(chunk, run([items[i] for i in chunk])):
                     out[i] = result
             return out
@@ -71,8 +81,8 @@ def make_lm(backend, role: str, batch_size: int):
             pairs = [tuple(r.args) for r in requests]
             if self.unsupported:
                 return [(0.0, False)] * len(pairs)
-            return self._batched(pairs, lambda p: len(p[0]) + len(p[1]),
-                                 lambda chunk: backend.loglikelihood_text(chunk, role=role))
+            return self._batched(pairs, lambda p: (len(p[0]), p[0], len(p[1])),
+                                 lambda chunk: backend.loglikelihood_text(chunk, role=role), group=lambda p: p[0])
 
         def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
             # the whole text given the model's prefix token; texts longer than the context window

@@ -51,6 +51,22 @@ def test_a_capability_run_records_every_document_and_pairs_base_with_checkpoint(
     for name in summary["metrics"]:
         assert name in out  # the terminal table shows each, base and checkpoint with the delta
     assert "report.md" in out
+    kept = _capabilities_kept(run)
+    assert kept.startswith("No capability metric dropped significantly (3 checked") or "Significant drops" in kept
+    assert "capability/local_mc_acc " in kept and "paired n=6" in kept
+
+
+def _capabilities_kept(run: Path) -> str:
+    """The lab report's "Capabilities kept" finding for this run."""
+    from harness.lab.evidence import LabEvidence, RunEvidence
+    from harness.lab.findings import findings
+    from harness.rundir import RunDir
+
+    rd = RunDir(run)
+    ev = LabEvidence("lab1", "compare10", [], run=RunEvidence(str(run), rd.config(), rd.summary(), rd.scored()))
+    found = [f.text for f in findings(ev) if f.topic == "Capabilities kept"]
+    assert len(found) == 1
+    return found[0]
 
 
 def test_numbers_agree_with_lm_eval_s_own_hf_model(tiny_model):
@@ -160,6 +176,7 @@ def test_the_gate_fails_on_a_significant_drop(harness_cli, tiny_model, tiny_adap
     acc = load_json(run / "summary.json")["metrics"]["capability/picks_acc"]
     assert acc["base"]["value"] == 1.0 and acc["ckpt"]["value"] == 0.0
     assert acc["delta"]["value"] == -1.0 and acc["delta"]["significant"]
+    assert _capabilities_kept(run).startswith("Significant drops (forgetting): capability/picks_acc.")
 
     code, out, err = harness_cli("gate", run, "--baseline", only_run_dir(tmp_path / "a"), "--policy", tmp_path / "policy.yaml")
     assert code == 1, out + err

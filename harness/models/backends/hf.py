@@ -272,16 +272,16 @@ class HFBackend:
         """Per (context, continuation): log P(continuation | context) and whether it is the greedy
         continuation. One left-padded batch (explicit position ids, so padding changes nothing);
         logits only for the last positions, where the continuations are."""
-        rows = []
+        rows, inputs = [], {}  # requests with the same input (one-token choices after one question) share a row
         for context, continuation in requests:
             ctx, cont = self.encode_pair(context, continuation)
-            ids = (ctx + cont)[-(self.max_length + 1):]
-            rows.append((ids[:-1], cont))  # the last len(cont) inputs predict the continuation
-        width = max(len(inp) for inp, _ in rows)
+            inp = tuple((ctx + cont)[-(self.max_length + 1):][:-1])  # the last len(cont) inputs predict cont
+            rows.append((inputs.setdefault(inp, len(inputs)), cont))
+        width = max(len(inp) for inp in inputs)
         keep = max(len(cont) for _, cont in rows)
         pad = self.tokenizer.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(inp)) + inp for inp, _ in rows], device=self.device)
-        attn = torch.tensor([[0] * (width - len(inp)) + [1] * len(inp) for inp, _ in rows], device=self.device)
+        input_ids = torch.tensor([[pad] * (width - len(inp)) + list(inp) for inp in inputs], device=self.device)
+        attn = torch.tensor([[0] * (width - len(inp)) + [1] * len(inp) for inp in inputs], device=self.device)
         position_ids = (attn.cumsum(-1) - 1).clamp(min=0)
         with self.role(role):
             try:
@@ -290,8 +290,8 @@ class HFBackend:
             except TypeError:  # a model without logits_to_keep
                 logits = self.model(input_ids=input_ids, attention_mask=attn, position_ids=position_ids).logits[:, -keep:]
         out = []
-        for i, (_, cont) in enumerate(rows):
-            logprobs = torch.log_softmax(logits[i, keep - len(cont):].float(), dim=-1)
+        for row, cont in rows:
+            logprobs = torch.log_softmax(logits[row, keep - len(cont):].float(), dim=-1)
             target = torch.tensor(cont, device=self.device)
             total = logprobs.gather(1, target[:, None]).sum().item()
             out.append((total, bool((logprobs.argmax(-1) == target).all())))
