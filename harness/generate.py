@@ -2,7 +2,8 @@
 log-likelihood) by a backend, each record appended to samples.jsonl as its batch finishes.
 
 Batches have the same composition on every run and resume, so greedy answers are identical; a
-resumed run only regenerates the batches that still miss a sample.
+resumed run only regenerates the batches that still miss a sample. A capability task's batch is one
+lm-eval task for one role (harness.capability): its documents are known once lm-eval has run.
 """
 
 from __future__ import annotations
