@@ -152,8 +152,9 @@ def test_the_gate_fails_on_a_significant_drop(harness_cli, tiny_model, tiny_adap
     from harness.models.checkpoint import resolve_checkpoint
 
     words = ["red", "cat", "sun", "tree", "blue", "dog", "moon", "rock", "fish", "road", "milk", "star"]
-    questions = [(f"item {i} {words[i % 12]} {words[(i * 5) % 12]}", [words[(i + k * 3) % 12] for k in range(4)])
-                 for i in range(60)]
+    # letters as choices: one token each after the space, so the context decides (on a random model,
+    # whole words differ by their token counts far more than an adapter moves them)
+    questions = [(f"item {i} {words[i % 12]} {words[(i * 5) % 12]}", ["A", "B", "C", "D"]) for i in range(60)]
     backend = HFBackend(resolve_checkpoint(str(tiny_adapter)), device=torch.device("cpu"))
 
     def picks(role):
