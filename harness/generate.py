@@ -2,13 +2,15 @@
 log-likelihood) by a backend, each record appended to samples.jsonl as its batch finishes.
 
 Batches have the same composition on every run and resume, so greedy answers are identical; a
-resumed run only regenerates the batches that still miss a sample.
+resumed run only regenerates the batches that still miss a sample. A capability task's batch is one
+lm-eval task for one role (harness.capability): its documents are known once lm-eval has run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.capability_spec import LmEvalEntry
 from harness.models.backends.base import Generation
 from harness.models.checkpoint import Checkpoint
 from harness.records import SampleRecord
@@ -22,6 +24,7 @@ class Batch:
     task: Task
     samples: list[dict]
     todo: set[str]  # sample ids still missing; the whole batch is regenerated so outputs match
+    batch_size: int = 0  # capability tasks: requests per model call (their batch is a whole lm-eval task)
 
 
 def pending_work(suite: Suite, roles: list[str], done_records: list[SampleRecord], batch_size: int,
@@ -31,9 +34,14 @@ def pending_work(suite: Suite, roles: list[str], done_records: list[SampleRecord
     Samples are ordered by the length of their text; loglikelihood tasks by token count when
     `loglikelihood_length(messages, mask)` (the backend's) is given: less padding per batch."""
     done = {r.key for r in done_records}
+    started = {(r.role, r.task, (r.sample or {}).get("lm_eval_task")) for r in done_records}
     batches = []
     for role in roles:
         for task in suite.tasks.values():
+            if task.kind == "capability":  # one lm-eval task (all its documents) per batch
+                batches += [Batch(role, task, [s], {s["id"]}, batch_size) for s in task.samples
+                            if (role, task.name, s["id"]) not in started]
+                continue
             ordered = sorted(task.samples, key=_sample_order(task, loglikelihood_length))
             for i in range(0, len(ordered), batch_size):
                 chunk = ordered[i : i + batch_size]
@@ -56,6 +64,11 @@ def execute(suite: Suite, backend, batches: list[Batch], run: RunDir, *, progres
     with run.appender() as out, progress:
         for batch in batches:
             progress.describe(f"{batch.role:>4} {batch.task.name}")
+            if batch.task.kind == "capability":  # its documents are known once lm-eval has run
+                for record in _run_capability(backend, batch, model_names):
+                    out.write(record.to_dict())
+                progress.advance()
+                continue
             for sample, record in zip(batch.samples, _run_batch(backend, batch, model_names)):
                 if sample["id"] in batch.todo:
                     out.write(record.to_dict())
@@ -80,6 +93,14 @@ def _run_batch(backend, batch: Batch, model_names: dict) -> list[SampleRecord]:
         return out
     gens = backend.generate([sample_messages(s) for s in batch.samples], task.generation, role=batch.role)
     return [answer_record(batch.role, model, task, s, g) for s, g in zip(batch.samples, gens)]
+
+
+def _run_capability(backend, batch: Batch, model_names: dict) -> list[SampleRecord]:
+    from harness.capability import run_entry  # lm-eval is imported only by runs that have capability tasks
+
+    return run_entry(backend, LmEvalEntry.from_sample(batch.samples[0]), role=batch.role,
+                     model=model_names[batch.role], task_name=batch.task.name, include=batch.task.include,
+                     batch_size=batch.batch_size or 8)
 
 
 def new_record(role: str, model: str, task: Task, sample: dict) -> SampleRecord:

@@ -1,7 +1,8 @@
 """The records a run is made of, and the one place that turns them into JSON and back.
 
     SampleRecord   one line of samples.jsonl: what a model produced for one (role, task, sample):
-                   an answer (generate tasks) or an NLL sum over counted tokens (loglikelihood tasks)
+                   an answer (generate tasks), an NLL sum over counted tokens (loglikelihood tasks)
+                   or lm-eval's result for one document (capability tasks)
     Score          one verdict: value (None = unscored), reason, label, weight (ratio metrics)
     ScoreRecord    one line of scores.jsonl: one scorer's entries for one sample record, plus its
                    details (a judge's requests and raw replies)
@@ -66,6 +67,7 @@ class SampleRecord:
     n_tokens: int | None = None
     n_bytes: int | None = None  # UTF-8 bytes of the counted text (bits per byte), when the backend gives it
     unsupported: str | None = None  # why the backend could not produce this (e.g. no loglikelihoods)
+    lm_eval: dict | None = None  # capability tasks: lm-eval's per-document result (filter, metrics, target, resps)
     scores: dict[str, Score] = field(default_factory=dict)  # joined from scores.jsonl, never in samples.jsonl
 
     @property

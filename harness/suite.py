@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import capability_spec
 from harness.errors import HarnessError
 from harness.io.includes import find as find_included, include_dirs
 from harness.models.generation_settings import GenerationSettings
@@ -40,7 +41,7 @@ from harness.records import AGGREGATES, MetricDef
 from harness.scorers import ScorerInfo, registered_scorers
 
 BUILTIN_SUITES = Path(__file__).resolve().parent.parent / "suites"
-TASK_KINDS = ("generate", "loglikelihood")
+TASK_KINDS = ("generate", "loglikelihood", "capability")
 
 
 @dataclass
@@ -79,12 +80,14 @@ class Task:
     metrics: list[MetricDef]  # every metric declared for the task (also of scorers that need a judge)
     mask: str = "assistant"  # loglikelihood tasks: "assistant" or "all"
     side_by_side: bool = False  # report shows base and checkpoint answers next to each other
+    include: Path | None = None  # capability tasks: the folder of custom lm-eval task YAMLs
+    data_digest: str | None = None  # capability tasks: what their documents depend on (harness.capability_spec)
 
     def scorers_for(self, available: set[str]) -> list[ScorerSpec]:
         return [s for s in self.scorers if s.runs_with(available)]
 
     def data_hash(self) -> str:
-        return _file_hash(self.samples_file)
+        return self.data_digest or _file_hash(self.samples_file)
 
 
 @dataclass
@@ -159,7 +162,12 @@ def apply_limit(suite: "Suite", limit: dict[str, int]) -> None:
         raise HarnessError(f"--limit {unknown[0]}=...: no task '{unknown[0]}' in suite {suite.name} "
                            f"(tasks: {', '.join(suite.tasks)})")
     for name, task in suite.tasks.items():
-        task.samples = spread(task.samples, limit.get(name, limit.get("*")))
+        n = limit.get(name, limit.get("*"))
+        if task.kind == "capability":  # documents per lm-eval task, not lm-eval tasks
+            for entry in task.samples:
+                entry["limit"] = min(entry["limit"] or n, n) if n else entry["limit"]
+        else:
+            task.samples = spread(task.samples, n)
 
 
 def load_suite(
@@ -221,11 +229,14 @@ def _load_task(name, spec, path, suite_gen, every, data_file, gen_overrides) -> 
             f"{path}:{key_line(spec, 'judge')}: task '{name}': `judge:` became judge scorers; list them under "
             "scorers (judge_pairwise, judge_rubric, judge_refusal) and their metrics under metrics (see suites/lab1.yaml)"
         )
-    check_keys(spec, {"kind", "samples", "generation", "scorers", "metrics", "mask", "side_by_side", "description"},
-               path, f"task '{name}'")
     kind = spec.get("kind", "generate")
     if kind not in TASK_KINDS:
         raise HarnessError(f"{where}: task '{name}': kind must be one of {', '.join(TASK_KINDS)}, got {kind!r}")
+    if kind == "capability":
+        check_keys(spec, {"kind", "lm_eval", "include", "description"}, path, f"task '{name}'")
+        return _capability_task(name, spec, path, suite_gen)
+    check_keys(spec, {"kind", "samples", "generation", "scorers", "metrics", "mask", "side_by_side", "description"},
+               path, f"task '{name}'")
     if "samples" not in spec and not data_file:
         raise HarnessError(f"{where}: task '{name}' needs 'samples' (a JSONL file)")
     samples_file = Path(data_file) if data_file else (path.parent / spec["samples"])
@@ -256,6 +267,18 @@ def _load_task(name, spec, path, suite_gen, every, data_file, gen_overrides) -> 
     if mask not in {"assistant", "all"}:
         raise HarnessError(f"{where}: task '{name}': mask must be 'assistant' or 'all', got {mask!r}")
     return Task(name, kind, samples_file, samples, gen, scorers, metrics, mask, bool(spec.get("side_by_side")))
+
+
+def _capability_task(name, spec, path, suite_gen) -> Task:
+    """lm-eval tasks as one suite task: a sample per lm-eval task (its documents come when it runs),
+    an `lm_eval_metric` scorer per metric name, a metric per (lm-eval task, metric)."""
+    entries = capability_spec.parse_entries(name, spec, path)
+    include = capability_spec.include_folder(name, spec, path)
+    where = f"{path}:{_line(spec)}"
+    scorers = [_scorer(e, where) for e in capability_spec.scorer_entries(name, entries, where)]
+    return Task(name, "capability", path, [e.as_sample() for e in entries], suite_gen, scorers,
+                capability_spec.metric_definitions(name, entries), include=include,
+                data_digest=capability_spec.data_hash(entries, include))
 
 
 def _load_samples(path: Path, kind: str) -> list[dict]:

@@ -26,7 +26,7 @@ from harness.generate import execute, model_names, pending_work
 from harness.run_config import build_config
 from reports.progress import progress_for
 from harness.scoring import score_run
-from harness.suite import Suite, load_suite, spread
+from harness.suite import Suite, apply_limit, load_suite
 
 
 class Rescorer:
@@ -47,8 +47,11 @@ class Rescorer:
         if full:
             return load_suite(self.suite_name, tasks=self.final_tasks, gen_overrides=self.final_gen)
         suite = load_suite(self.suite_name, tasks=self.tasks, gen_overrides=self.gen)
-        for task in suite.tasks.values():
-            task.samples = spread(task.samples, self.max_samples)
+        capability = [n for n, t in suite.tasks.items() if t.kind == "capability"]
+        if self.tasks is None and len(capability) < len(suite.tasks):
+            for name in capability:  # lm-eval tasks are slow: on the final adapter only, unless `tasks` names them
+                del suite.tasks[name]
+        apply_limit(suite, {"*": self.max_samples} if self.max_samples else {})
         return suite
 
     def scored(self, profile: str, adapter_hash: str | None) -> dict | None:
@@ -116,8 +119,10 @@ class Rescorer:
             execute(suite, backend, todo, run, progress=progress_for(self.console), model_names=model_names(ckpt))
         score_run(run, suite)
         wanted = {(t.name, s["id"]) for t in suite.tasks.values() for s in t.samples}
-        return ([r for r in run.records() if (r.task, r.id) in wanted],
-                [s for s in run.score_records() if (s.task, s.id) in wanted])
+        records = [r for r in run.records()  # a capability task's samples are lm-eval tasks, its records documents
+                   if (r.task, r.id) in wanted or (r.task, (r.sample or {}).get("lm_eval_task")) in wanted]
+        keys = {r.key for r in records}
+        return records, [s for s in run.score_records() if s.key in keys]
 
     def _request(self, ckpt: Checkpoint) -> RunRequest:
         return RunRequest(suite=self.suite_name, ckpt=ckpt.adapter or ckpt.spec, tasks=self.tasks,

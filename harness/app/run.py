@@ -131,6 +131,7 @@ def run_suite(request: RunRequest, *, resume: str | None = None, console: Consol
             )
     else:
         check_writable_dir(request.runs_dir, "--runs-dir")
+        check_capability_tasks(suite)  # lm-eval tasks and their datasets load, before the model does
         backend = backend_for(request, ckpt)  # before the run dir exists: a model that cannot load leaves nothing behind
         run = RunDir.create(Path(request.runs_dir), suite.name, ckpt.name)
         run.write_config(build_config(request, suite, ckpt, roles, backend, context.available))
@@ -139,6 +140,8 @@ def run_suite(request: RunRequest, *, resume: str | None = None, console: Consol
         backend = backend_for(request, ckpt)  # --resume: batches of loglikelihood tasks are ordered by its token counts
     pending = pending_work(suite, roles, run.records(), batch_size_for(request, ckpt),
                            loglikelihood_length=getattr(backend, "loglikelihood_length", None))
+    if resume and any(b.task.kind == "capability" for b in pending):
+        check_capability_tasks(suite)
     if pending and backend is None:
         backend = backend_for(request, ckpt)
     console.print(f"[bold]Run[/bold] {run.path}  suite={suite.name}  ckpt={ckpt.spec}  roles={', '.join(roles)}")
@@ -147,6 +150,18 @@ def run_suite(request: RunRequest, *, resume: str | None = None, console: Consol
     score_run(run, suite, context)
     finish(run, suite, roles, console=console)
     return run
+
+
+def check_capability_tasks(suite: Suite) -> None:
+    """Capability tasks (lm-eval): every named task exists and its documents load; one line
+    naming the task and its dataset otherwise (e.g. offline without the hub's datasets)."""
+    tasks = [t for t in suite.tasks.values() if t.kind == "capability"]
+    if tasks:
+        from harness.capability import check_loadable
+        from harness.capability_spec import LmEvalEntry
+
+        for t in tasks:
+            check_loadable(t.name, [LmEvalEntry.from_sample(s) for s in t.samples], t.include)
 
 
 def scoring_context(request: RunRequest, console: Console) -> ScoringContext:

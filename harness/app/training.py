@@ -12,6 +12,7 @@ from rich.table import Table
 
 from harness.models.checkpoint import Checkpoint, resolve_checkpoint, weights_hash
 from harness.app.checkpoint_scores import Rescorer, read_scores
+from harness.app.run import check_capability_tasks
 from harness.scoring import Progress
 from harness.lab.training_dir import loss_points
 from reports.plots import plot_training
@@ -82,7 +83,7 @@ def run_training(config: TrainConfig, console: Console) -> dict:
         rescorer = Rescorer(out, r.suite, tasks=r.tasks, max_samples=r.max_samples, gen=r.gen,
                             final_gen=r.final_gen, batch_size=r.batch_size, console=console, final_tasks=r.final_tasks)
         rescorer.load(full=False)  # fail on a bad suite/task before hours of training
-        rescorer.load(full=True)
+        check_capability_tasks(rescorer.load(full=True))  # lm-eval tasks and their datasets load, before training
     hooks = RescoreHooks(rescorer, base, progress_for(console))
     console.print(f"[bold]train[/bold] trainer={config.trainer} model={config.model} output={out}")
     result = trainer.train(config, hooks, console)

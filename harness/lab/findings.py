@@ -36,6 +36,30 @@ def _moved(entry: dict) -> str | None:
     return "better" if (d["value"] > 0) == entry["higher_is_better"] else "worse"
 
 
+def capabilities_kept(ev: LabEvidence) -> Finding | None:
+    """Forgetting: the capability tasks' metrics (lm-eval tasks, base vs fine-tuned, paired), which
+    dropped significantly and which held."""
+    if ev.run is None:
+        return None
+    tasks = {name for name, t in ((ev.run.config.get("suite") or {}).get("tasks") or {}).items() if t.get("kind") == "capability"}
+    metrics = ((ev.run.summary or {}).get("metrics") or {})
+    caps = {n: e for n, e in metrics.items() if n.split("/", 1)[0] in tasks
+            and (e.get("delta") or {}).get("value") is not None}
+    if not caps:
+        return None
+    parts, dropped = [], []
+    for name, e in caps.items():
+        verdict = _moved(e)
+        parts.append(f"{name} {_num(e['base']['value'])} -> {_num(e['ckpt']['value'])} (delta {_delta(e['delta'])}"
+                     f"{', significantly ' + verdict if verdict else ''})")
+        if verdict == "worse":
+            dropped.append(name)
+    head = (f"Significant drops (forgetting): {', '.join(dropped)}. " if dropped else
+            f"No capability metric dropped significantly ({len(caps)} checked; a drop whose 95% CI includes 0 is "
+            "within noise at this sample size). ")
+    return Finding("Capabilities kept", head + "; ".join(parts) + ".")
+
+
 def findings(ev: LabEvidence) -> list[Finding]:
     out: list[Finding] = []
     metrics = ((ev.run.summary or {}).get("metrics") or {}) if ev.run else {}
@@ -50,6 +74,9 @@ def findings(ev: LabEvidence) -> list[Finding]:
         out.append(Finding("What moved significantly (95% CI of the paired delta excludes 0)", "; ".join(moved) + "."))
     if still:
         out.append(Finding("What did not move significantly", ", ".join(still) + " (the 95% CI of each delta includes 0)."))
+    kept = capabilities_kept(ev)
+    if kept:
+        out.append(kept)
     t = ev.training
     if t and t.summary and t.summary.get("diagnosis"):
         d = t.summary["diagnosis"]

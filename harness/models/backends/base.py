@@ -34,3 +34,16 @@ class Backend(Protocol):
 
     def loglikelihood(self, batch: list[list[dict]], mask: str = "assistant", role: str = "ckpt") -> list[Loglikelihood]:
         """Per conversation: the NLL sum over counted tokens, their number and their UTF-8 bytes."""
+
+
+class RawTextBackend(Protocol):
+    """Optional: raw text in, no chat template (capability tasks through lm-evaluation-harness,
+    harness/capability.py). A backend without these methods records capability tasks as unsupported."""
+
+    def loglikelihood_text(self, requests: list[tuple[str, str]], role: str = "ckpt") -> list[tuple[float, bool]]:
+        """Per (context, continuation): the log-probability of the continuation's tokens given the
+        context (an empty context: given the model's prefix token), and whether greedy decoding
+        would have produced exactly them. lm-eval's `loglikelihood` contract."""
+
+    def generate_text(self, prompts: list[str], settings, stop: list[str], role: str = "ckpt") -> list[Generation]:
+        """One Generation per raw-text prompt, cut before the first `stop` string."""

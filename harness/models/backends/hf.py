@@ -232,6 +232,82 @@ class HFBackend:
         return total
 
 
+    # ---- raw text (capability tasks through lm-eval: no chat template) --------------------
+    # Tokenised the way lm-eval's own `hf` model does (lm_eval.api.model.TemplateLM), so the
+    # same model gives the same numbers through either (bench/capability_vs_lm_eval.py).
+    @property
+    def max_length(self) -> int:
+        """The context length: the config's (text_config first), else the tokenizer's, else 2048."""
+        config = getattr(self.model, "config", None)
+        for cfg in (getattr(config, "text_config", None), config):
+            for attr in ("n_positions", "max_position_embeddings", "n_ctx"):
+                value = getattr(cfg, attr, None) if cfg is not None else None
+                if isinstance(value, int) and value > 0:
+                    return value
+        tok = getattr(self.tokenizer, "model_max_length", None)
+        return tok if isinstance(tok, int) and 0 < tok < 10**12 else 2048
+
+    @property
+    def prefix_token_id(self) -> int:
+        """What an empty context stands for: the bos token, else the eos token."""
+        bos = self.tokenizer.bos_token_id
+        return bos if bos is not None else self.tokenizer.eos_token_id
+
+    def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        """(context ids, continuation ids): trailing spaces of the context belong to the
+        continuation, and the continuation's ids are those the whole text adds after the context's."""
+        if context == "":
+            cont = self.tokenizer.encode(continuation, add_special_tokens=False)
+            prefix = self.prefix_token_id
+            return ([prefix], cont) if cont[0] != prefix else (cont[:1], cont[1:])
+        spaces = len(context) - len(context.rstrip())
+        if spaces:
+            context, continuation = context[:-spaces], context[-spaces:] + continuation
+        whole = self.tokenizer.encode(context + continuation)
+        ctx = self.tokenizer.encode(context)
+        return ctx, whole[len(ctx):]
+
+    @torch.inference_mode()
+    def loglikelihood_text(self, requests: list[tuple[str, str]], role: str = "ckpt") -> list[tuple[float, bool]]:
+        """Per (context, continuation): log P(continuation | context) and whether it is the greedy
+        continuation. One left-padded batch (explicit position ids, so padding changes nothing);
+        logits only for the last positions, where the continuations are."""
+        rows, inputs = [], {}  # requests with the same input (one-token choices after one question) share a row
+        for context, continuation in requests:
+            ctx, cont = self.encode_pair(context, continuation)
+            inp = tuple((ctx + cont)[-(self.max_length + 1):][:-1])  # the last len(cont) inputs predict cont
+            rows.append((inputs.setdefault(inp, len(inputs)), cont))
+        width = max(len(inp) for inp in inputs)
+        keep = max(len(cont) for _, cont in rows)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(inp)) + list(inp) for inp in inputs], device=self.device)
+        attn = torch.tensor([[0] * (width - len(inp)) + [1] * len(inp) for inp in inputs], device=self.device)
+        position_ids = (attn.cumsum(-1) - 1).clamp(min=0)
+        with self.role(role):
+            try:
+                logits = self.model(input_ids=input_ids, attention_mask=attn, position_ids=position_ids,
+                                    logits_to_keep=keep).logits[:, -keep:]
+            except TypeError:  # a model without logits_to_keep
+                logits = self.model(input_ids=input_ids, attention_mask=attn, position_ids=position_ids).logits[:, -keep:]
+        out = []
+        for row, cont in rows:
+            logprobs = torch.log_softmax(logits[row, keep - len(cont):].float(), dim=-1)
+            target = torch.tensor(cont, device=self.device)
+            total = logprobs.gather(1, target[:, None]).sum().item()
+            out.append((total, bool((logprobs.argmax(-1) == target).all())))
+        return out
+
+    def generate_text(self, prompts: list[str], settings: GenerationSettings, stop: list[str],
+                      role: str = "ckpt") -> list[Generation]:
+        """Greedy (or sampled) continuations of raw-text prompts, cut before the first stop string;
+        a prompt longer than the context leaves room for max_new_tokens by losing its start."""
+        room = max(1, self.max_length - settings.max_new_tokens)
+        ids = [self.tokenizer.encode(p)[-room:] for p in prompts]
+        streams = self.generate_streams(ids, settings, [self.new_stream(settings, stop=tuple(stop)) for _ in ids], role=role)
+        return [Generation(raw=s.answer, text=s.answer, finish_reason=s.finish_reason, prompt_tokens=len(p),
+                           completion_tokens=s.completion_tokens) for p, s in zip(ids, streams)]
+
+
 class _WatchStreams:
     """A transformers stopping criterion that feeds each new token to its row's DecodeStream and
     stops the rows whose stream is finished (stop string, end of turn, cancelled)."""
