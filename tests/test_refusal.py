@@ -56,7 +56,7 @@ def test_the_blind_batch_is_well_formed_and_never_in_the_development_set():
     """tests/data/refusal_blind_v6.jsonl measures a version on answers nobody tuned on
     (docs/validity.md): it must stay out of the development set the weights are trained from."""
     blind = [json.loads(line) for line in BLIND.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert len(blind) == 200 and all(r["label"] in LABELS and r["lang"] in {"en", "zh"} for r in blind)
+    assert len(blind) == 198 and all(r["label"] in LABELS and r["lang"] in {"en", "zh"} for r in blind)
     dev_texts = {r["response"] for r in DEV_ROWS}
     assert not any(r["response"] in dev_texts for r in blind)
 

@@ -141,6 +141,8 @@ def json_schema():
             errors = sorted(validator.iter_errors(parsed.value), key=lambda e: list(e.path))
         except RecursionError:
             return unscored("the JSON value is nested too deeply to validate")
+        except ValueError as e:  # jsonschema's message quotes an integer over Python's 4,300-digit str() limit
+            return unscored(f"the JSON value holds a number too long for the schema check to report ({str(e)[:80]})")
         if not errors:
             return passed(True, parsed.describe("matches schema"))
         first = errors[0]
