@@ -138,3 +138,13 @@ def test_integers_of_any_length_are_valid_and_noted():
     schema = json_schema()({"schema": {"type": "string"}}, ans("9" * 5000))
     assert schema.value is None and "too long" in schema.reason
     assert json_schema()({"schema": {"type": "integer"}}, ans("9" * 5000)).value == 1.0
+
+
+def test_a_megabyte_integer_is_valid_in_linear_time():
+    """Over 20,000 digits the value is an exact Decimal (int() would take minutes at a million)."""
+    from decimal import Decimal
+
+    value, notes = rfc8259.loads("-" + "3" * 1_000_000)
+    assert isinstance(value, Decimal) and value == -Decimal("3" * 1_000_000) and "beyond the range of a double" in notes[0]
+    assert json_schema()({"schema": {"type": "integer", "maximum": 0}}, ans("-" + "3" * 30_000)).value == 1.0
+    assert json_schema()({"schema": {"type": "integer"}}, ans("3" * 30_000 + ".5")).value == 0.0

@@ -12,7 +12,8 @@ a parser in another language. What this module does about each difference:
     numbers beyond float range accepted (the grammar has no limit) but reported: 1e400, or 1
                                followed by 400 zeros, reads as infinity in every IEEE-754 parser
     integers beyond 2**53      accepted, any number of digits (Python's 4,300-digit limit on int()
-                               does not apply), but reported: RFC 8259 section 6 says a parser that
+                               does not apply; over 20,000 digits the value is an exact Decimal),
+                               but reported: RFC 8259 section 6 says a parser that
                                reads numbers as doubles (JavaScript) cannot keep them exact
     nesting depth              unclosed or otherwise broken input is invalid at any depth (a linear,
                                non-recursive check decides it); VALID JSON nested deeper than
@@ -38,6 +39,9 @@ import numpy as np
 JSON_WHITESPACE = " \t\n\r"
 MAX_SAFE_INTEGER = 2 ** 53 - 1  # RFC 8259 section 6: integers in [-(2**53)+1, 2**53-1] interoperate
 MAX_DOUBLE = 1.7976931348623157e308
+# Longer integers are kept as exact Decimals: converting them to int takes quadratic time in
+# Python 3.11 (a second at 60,000 digits, minutes at a million), Decimal reads them in linear time.
+MAX_INT_DIGITS = 20_000
 
 
 class NotJSON(ValueError):
@@ -81,11 +85,14 @@ class _Reader:
             self._note(f"number {literal[:30]} is beyond the range of a double (reads as infinity)")
         return value
 
-    def _int(self, literal: str) -> int:
-        try:
-            value = int(literal)
-        except ValueError:  # over Python's int-string digit limit (4,300): Decimal reads any length exactly
-            value = int(Decimal(literal))
+    def _int(self, literal: str) -> int | Decimal:
+        if len(literal) > MAX_INT_DIGITS:
+            value: int | Decimal = Decimal(literal)
+        else:
+            try:
+                value = int(literal)
+            except ValueError:  # over Python's int-string digit limit (4,300): via Decimal, exactly
+                value = int(Decimal(literal))
         if abs(value) > MAX_DOUBLE:
             self._note(f"number {literal[:30]}{'...' if len(literal) > 30 else ''} ({len(literal.lstrip('-'))} digits) "
                        "is beyond the range of a double (reads as infinity)")
