@@ -18,6 +18,7 @@ never from a degenerate (zero-width) interval.
 
 from __future__ import annotations
 
+from collections import Counter
 from math import comb
 from statistics import NormalDist
 from typing import Callable
@@ -126,3 +127,14 @@ def sign_test_p(worse: int, better: int) -> float:
         return 1.0
     tail = sum(comb(n, k) for k in range(min(worse, better) + 1))
     return min(1.0, 2 * tail / 2 ** n)
+
+
+def cohen_kappa(a: list, b: list) -> float | None:
+    """Cohen's kappa of two raters' paired labels; None without pairs or when chance agreement is 1."""
+    n = len(a)
+    if n == 0:
+        return None
+    p_o = sum(x == y for x, y in zip(a, b)) / n
+    ca, cb = Counter(a), Counter(b)
+    p_e = sum(ca[k] * cb[k] for k in ca) / (n * n)
+    return None if p_e >= 1.0 else (p_o - p_e) / (1 - p_e)
