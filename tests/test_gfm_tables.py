@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.models.backends.base import Generation
-from suites.scorers.markdown import _PARSER, find_table, markdown_table
+from suites.scorers.markdown import RENDERER, find_table, markdown_table
 
 SPEC = Path(__file__).parent / "data" / "gfm_tables" / "spec_tables.txt"
 FENCE = "`" * 32
@@ -41,7 +41,7 @@ def test_every_example_of_the_section_is_here():
 
 @pytest.mark.parametrize("markdown, html", EXAMPLES)
 def test_renders_as_the_spec_says(markdown, html):
-    assert normalized(_PARSER.render(markdown)) == normalized(html)
+    assert normalized(RENDERER.render(markdown)) == normalized(html)
     found = find_table(markdown)
     if "<table>" in html:
         header = re.findall(r"<th[^>]*>(.*?)</th>", html.split("</thead>")[0])
