@@ -145,6 +145,6 @@ def test_a_megabyte_integer_is_valid_in_linear_time():
     from decimal import Decimal
 
     value, notes = rfc8259.loads("-" + "3" * 1_000_000)
-    assert isinstance(value, Decimal) and value == -Decimal("3" * 1_000_000) and "beyond the range of a double" in notes[0]
+    assert isinstance(value, Decimal) and value == Decimal("-" + "3" * 1_000_000) and "beyond the range of a double" in notes[0]
     assert json_schema()({"schema": {"type": "integer", "maximum": 0}}, ans("-" + "3" * 30_000)).value == 1.0
     assert json_schema()({"schema": {"type": "integer"}}, ans("3" * 30_000 + ".5")).value == 0.0
