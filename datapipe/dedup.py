@@ -8,13 +8,13 @@ a row), not as Python objects.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 from datasets import Dataset
 
 from datapipe.recipe import NearDupSpec
+from harness.near_duplicates import NearDuplicateIndex, clusters
 
 BATCH = 10_000
 
@@ -45,21 +45,10 @@ def across_sources(pool_hashes: list[np.ndarray]) -> list[np.ndarray]:
 
 # --- near-duplicates ------------------------------------------------------------------------
 
-_SPACE = re.compile(r"\s+")
-
 
 @dataclass
 class NearDupCluster:
     members: list[int]  # global row numbers over the pools in order, first one kept
-
-
-def shingles(text: str, k: int) -> set[bytes]:
-    """Character k-grams of the lower-cased, space-collapsed text (no word splitting needed, so
-    Chinese works like English)."""
-    text = _SPACE.sub(" ", text.lower()).strip()
-    if len(text) <= k:
-        return {text.encode("utf-8")}
-    return {text[i:i + k].encode("utf-8") for i in range(len(text) - k + 1)}
 
 
 def near_duplicate_clusters(texts_by_batch, spec: NearDupSpec, seed: int) -> list[NearDupCluster]:
@@ -67,36 +56,12 @@ def near_duplicate_clusters(texts_by_batch, spec: NearDupSpec, seed: int) -> lis
 
     `texts_by_batch` yields lists of texts (all pools, in order). LSH proposes candidate pairs;
     each pair is kept only if its estimated similarity reaches the threshold; clusters are the
-    connected components (union-find), ordered by their first row.
+    connected components (union-find), ordered by their first row (harness/near_duplicates.py).
     """
-    from datasketch import LeanMinHash, MinHash, MinHashLSH
-
-    lsh = MinHashLSH(threshold=spec.threshold, num_perm=spec.num_perm)
-    signatures: list = []
+    index = NearDuplicateIndex(spec.threshold, spec.num_perm, spec.shingle, seed)
     for texts in texts_by_batch:
-        hashes = MinHash.bulk([list(shingles(t, spec.shingle)) for t in texts], num_perm=spec.num_perm, seed=seed)
-        for h in hashes:
-            lean = LeanMinHash(h)
-            lsh.insert(len(signatures), lean, check_duplication=False)
-            signatures.append(lean)
-    parent = list(range(len(signatures)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, sig in enumerate(signatures):
-        for j in lsh.query(sig):
-            if j > i and sig.jaccard(signatures[j]) >= spec.threshold:
-                a, b = find(i), find(j)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
-    groups: dict[int, list[int]] = {}
-    for i in range(len(signatures)):
-        groups.setdefault(find(i), []).append(i)
-    return [NearDupCluster(members) for _root, members in sorted(groups.items()) if len(members) > 1]
+        index.add(texts)
+    return [NearDupCluster(members) for members in clusters(len(index.signatures), index.pairs())]
 
 
 def conversation_text(messages: list[dict]) -> str:

@@ -45,6 +45,8 @@ def _add_run(sub) -> None:
     _add_load_flags(p)
     _add_request_flags(p)
     _add_judge_flags(p)
+    p.add_argument("--report-to", action="append", default=[], choices=["mlflow", "wandb", "tensorboard"],
+                   help="also send the run's metrics (with CIs) and a samples table to this tracker (repeatable; docs/view.md)")
 
 
 def _add_load_flags(p) -> None:
@@ -134,9 +136,12 @@ def cmd_run(args, console: Console) -> int:
 
     if args.resume:
         _refuse_flags_with_resume(args)
+        _require_trackers(args)
         console = _json_console(args, console)
         run = run_suite(RunRequest(suite=args.suite, ckpt=""), resume=args.resume, console=console)
+        _report_to(args, run, console)
         return _print_json(args, run)
+    _require_trackers(args)
     if not args.ckpt:
         raise HarnessError("harness run needs --ckpt (or --resume RUN_DIR); e.g. --ckpt smollm2-135m-instruct")
     if args.batch_size < 1:
@@ -150,7 +155,22 @@ def cmd_run(args, console: Console) -> int:
         requests=_request_options(args),
     )
     console = _json_console(args, console)
-    return _print_json(args, run_suite(request, console=console))
+    run = run_suite(request, console=console)
+    _report_to(args, run, console)
+    return _print_json(args, run)
+
+
+def _require_trackers(args) -> None:
+    if args.report_to:
+        from harness.view.trackers import require
+
+        require(args.report_to)
+
+
+def _report_to(args, run, console: Console) -> None:
+    from harness.app.view import report_run
+
+    report_run(run.path, list(dict.fromkeys(args.report_to)), console)
 
 
 def _add_json_flag(p, what: str = "run_dir, summary") -> None:
@@ -361,13 +381,32 @@ def cmd_report(args, console: Console) -> int:
 
 
 def _add_grade(sub) -> None:
-    p = sub.add_parser("grade", help="re-grade a handed-in lab report folder from its evidence; exit 1 if a graded file changed")
-    p.add_argument("folder", help="the report folder (harness report --out)")
-    p.add_argument("--rubric", metavar="FILE.yaml", help="grade with this rubric instead of the one the report names")
+    p = sub.add_parser("grade", help="re-grade a handed-in lab report folder from its evidence (exit 1 if a graded file "
+                                     "changed); with --class, every submission of a class and a roster")
+    p.add_argument("folder", help="the report folder (harness report --out); with --class, the folder holding one report "
+                                  "folder, .zip or .tar.gz per student (its name is the student id)")
+    p.add_argument("--rubric", metavar="FILE.yaml", help="grade with this rubric instead of the one the report names "
+                                                         "(with --class: instead of lab1)")
+    g = p.add_argument_group("a whole class (docs/lab-report.md)")
+    g.add_argument("--class", dest="whole_class", action="store_true",
+                   help="grade every submission in FOLDER; write grades.csv, roster.md and roster.html; "
+                        "exit 1 when a submission was not graded, had changed evidence or was flagged")
+    g.add_argument("--out", help="with --class: the roster folder (default: FOLDER-roster beside FOLDER); the same "
+                                 "command resumes it")
+    g.add_argument("--jobs", type=int, help="with --class: submissions graded at once, in processes (threads with --judge: "
+                                            "mostly waiting for replies, so go higher) (default: the CPU count, at most 4)")
     _add_judge_flags(p)
 
 
 def cmd_grade(args, console: Console) -> int:
+    if args.whole_class:
+        from harness.app.class_grading import DEFAULT_JOBS, grade_class
+
+        result = grade_class(args.folder, out=args.out, rubric_path=args.rubric, judge=_judge_options(args),
+                             jobs=DEFAULT_JOBS if args.jobs is None else args.jobs, console=console)
+        return 1 if result.roster.needs_a_person() else 0
+    if args.out or args.jobs is not None:
+        raise HarnessError("--out and --jobs are for a whole class: harness grade CLASS_DIR --class --out ROSTER_DIR")
     from harness.app.lab_report import regrade
 
     _, tamper = regrade(args.folder, rubric_path=args.rubric, judge=_judge_options(args), console=console)
@@ -495,6 +534,28 @@ def cmd_compare(args, console: Console) -> int:
         raise HarnessError(f"--max-flips must be >= 0, got {args.max_flips}")
     comparison = compare(load_snapshot(args.a), load_snapshot(args.b), args.role, frozenset(args.allow_different))
     print_comparison(comparison, console, max_flips=args.max_flips)
+    return 0
+
+
+def _add_view(sub) -> None:
+    p = sub.add_parser("view", help="look at runs, comparisons, training, sweeps and lab reports in a browser (read-only)")
+    p.add_argument("dirs", nargs="*", default=["runs"], metavar="DIR",
+                   help="folders holding run directories, training directories, sweeps, lab reports (default: runs)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8765, help="port to listen on (default: 8765)")
+    p.add_argument("--allow-remote", action="store_true", help="needed with a --host other than this machine's own")
+    p.add_argument("--export", metavar="FILE.html",
+                   help="write one self-contained page instead: of a run (one DIR) or a comparison (two DIRs, A B)")
+    p.add_argument("--role", choices=ROLES, default="ckpt", help="with --export of two runs: which model is compared (default: ckpt)")
+
+
+def cmd_view(args, console: Console) -> int:
+    from harness.app.view import export_view, serve_view
+
+    if args.export:
+        export_view(args.dirs, args.export, role=args.role, console=console)
+        return 0
+    serve_view(args.dirs, host=args.host, port=args.port, allow_remote=args.allow_remote, console=console)
     return 0
 
 
@@ -665,6 +726,7 @@ COMMANDS = {
     "score": (_add_score, cmd_score),
     "rescore": (_add_rescore, cmd_rescore),
     "compare": (_add_compare, cmd_compare),
+    "view": (_add_view, cmd_view),
     "baseline": (_add_baseline, cmd_baseline),
     "gate": (_add_gate, cmd_gate),
     "train": (_add_train, cmd_train),
@@ -721,7 +783,7 @@ def _limits(items: list[str]) -> dict[str, int]:
 def _refuse_flags_with_resume(args) -> None:
     """--resume re-runs the recorded invocation exactly; a flag that would be ignored is refused."""
     defaults = vars(build_parser().parse_args(["run"]))
-    given = [k for k, v in vars(args).items() if k not in ("command", "resume", "verbose", "quiet", "json", "include") and v != defaults.get(k)]
+    given = [k for k, v in vars(args).items() if k not in ("command", "resume", "verbose", "quiet", "json", "include", "report_to") and v != defaults.get(k)]
     if given:
         flags = ", ".join("--" + k.replace("_", "-").removesuffix("s") if k == "tasks" else "--" + k.replace("_", "-")
                           for k in given)
@@ -737,13 +799,16 @@ EXAMPLES = {
     "score": "harness score --suite lab1 --task safety --responses answers.jsonl",
     "rescore": "harness rescore runs/<run-dir>",
     "compare": "harness compare runs/A runs/B --max-flips 5",
+    "view": "harness view runs/ out/    # then open http://127.0.0.1:8765/\n"
+            "harness view runs/A runs/B --export compare.html",
     "baseline": "harness baseline save runs/A --out baselines/lab1.json",
     "gate": "harness gate runs/B --baseline baselines/lab1.json --policy suites/policies/lab1.yaml",
     "train": "harness train --config configs/lab1-qlora.yaml --set learning_rate=2e-4 --set lora.r=8",
     "demo": "harness demo --output-dir out/demo",
     "sweep": "harness sweep --config configs/lab1-qlora.yaml --grid learning_rate=2e-5,2e-4 --out sweeps/lr",
     "report": "harness report --lab lab1 --train out/lab1 --sweep sweeps/lr --out report/",
-    "grade": "harness grade report/",
+    "grade": "harness grade report/\n"
+             "harness grade submissions/ --class --out roster/ --jobs 4     # a whole class: grades.csv, roster.md, roster.html",
     "mask-audit": "harness mask-audit --data train.jsonl --model smollm2-135m-instruct",
     "data": "harness data build recipes/lab1-mix.yaml",
     "watch": "harness watch out/lab1 --suite lab1",

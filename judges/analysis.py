@@ -34,8 +34,11 @@ def question_text(item: RubricItem) -> str:
             f"Maximum points: {item.points:g}")
 
 
-def grade_written(items: list[RubricItem], texts: dict[str, str], options) -> dict[str, WrittenVerdict]:
-    """item id -> verdict for every item with text, asked in one batch."""
+def grade_written(items: list[RubricItem], texts: dict[str, str], options, *, target=None,
+                  usage: dict | None = None) -> dict[str, WrittenVerdict]:
+    """item id -> verdict for every item with text, asked in one batch. `target`: the judge's
+    endpoint when the caller resolved it already (else it is resolved here, a local judge started);
+    `usage`, when given, has the batch's requests, tokens, cached replies and errors added to it."""
     from judges.cache import JudgeCache
     from judges.client import Judge
     from judges.local import judge_target
@@ -45,9 +48,19 @@ def grade_written(items: list[RubricItem], texts: dict[str, str], options) -> di
         return {}
     template = load_template(TEMPLATE, "en")
     prompts = [template.render(question=question_text(i), answer=texts[i.id].strip()) for i in todo]
-    with judge_target(options) as target:
+    if target is None:
+        with judge_target(options) as resolved:
+            judge = Judge(options, resolved, cache=JudgeCache(options.cache_dir))
+            replies = judge.ask_all(prompts)
+    else:
         judge = Judge(options, target, cache=JudgeCache(options.cache_dir))
         replies = judge.ask_all(prompts)
+    if usage is not None:
+        for key, value in (("asked", len(replies)), ("requests", sum(r.requests for r in replies)),
+                           ("cached", sum(r.cached for r in replies)), ("errors", sum(r.error is not None for r in replies)),
+                           ("prompt_tokens", sum(r.prompt_tokens or 0 for r in replies)),
+                           ("completion_tokens", sum(r.completion_tokens or 0 for r in replies))):
+            usage[key] = usage.get(key, 0) + value
     out = {}
     for item, reply in zip(todo, replies):
         if reply.error:

@@ -24,6 +24,8 @@ class JudgeReply:
     cached: bool = False  # answered from the cache (or by an identical prompt in this batch)
     requests: int = 0  # HTTP requests this reply cost (retries included; 0 when cached)
     finish_reason: str | None = None  # "length": the reply was cut at max_tokens
+    prompt_tokens: int | None = None  # as the endpoint reported them (None: cached, or not reported)
+    completion_tokens: int | None = None
 
 
 class Judge:
@@ -67,9 +69,12 @@ class Judge:
                                      "messages": prompts[indices[0]], "reply": reply.content,
                                      "finish_reason": reply.finish_reason, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
             for n, i in enumerate(indices):
+                first = n == 0
                 replies[i] = JudgeReply(reply.content if reply.ok else None, reply.error,
-                                        cached=n > 0, requests=reply.attempts if n == 0 else 0,
-                                        finish_reason=reply.finish_reason)
+                                        cached=not first, requests=reply.attempts if first else 0,
+                                        finish_reason=reply.finish_reason,
+                                        prompt_tokens=reply.prompt_tokens if first else None,
+                                        completion_tokens=reply.completion_tokens if first else None)
             on_done(len(indices))
 
         self.client.complete_all([ChatRequest(prompts[todo[k][0]], dict(settings)) for k in keys], finished)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -26,12 +27,13 @@ from harness.errors import HarnessError
 from harness.lab.grading import Grade, Rubric, WrittenVerdict, grade, load_rubric
 from harness.lab.evidence import LabEvidence, collect, copy_evidence, digest, evidence_parts, file_sha256
 from harness.lab.findings import findings
+from harness.lab.submissions import GRADE_FILE, REPORT_FORMAT, read_grade_file
 from reports.lab_html import render_html
 from reports.lab_markdown import render_lab_report, written_sections
 from reports.lab_terminal import print_lab_report, print_regrade
 from reports.plots import plot_sweep, plot_training
 
-GRADE_FILE, REGRADE_FILE = "grade.json", "regrade.json"
+REGRADE_FILE = "regrade.json"
 
 
 def _version() -> str:
@@ -63,12 +65,14 @@ def analysis_texts(path: str, rubric: Rubric) -> dict[str, str]:
     return out
 
 
-def _judge(options, rubric: Rubric, written: dict[str, str]):
+def _judge(options, rubric: Rubric, written: dict[str, str], *, target=None, usage: dict | None = None):
+    """The written items' grader: None without a judge. `target`: a judge endpoint already resolved
+    (a class grade starts a local judge once); `usage` counts requests, tokens and cached replies."""
     if options is None:
         return None
     from judges.analysis import grade_written
 
-    verdicts = grade_written(rubric.written_items, written, options)
+    verdicts = grade_written(rubric.written_items, written, options, target=target, usage=usage)
     return lambda item, text: verdicts.get(item.id, WrittenVerdict(None, error="not asked"))
 
 
@@ -92,9 +96,9 @@ def _plots(ev: LabEvidence, out: Path) -> dict[str, str]:
     return plots
 
 
-def _from_copy(rubric: Rubric, folder: Path) -> LabEvidence:
+def _from_copy(rubric: Rubric, folder: Path, prompts: list[dict] | None = None) -> LabEvidence:
     parts = evidence_parts(folder)
-    return collect(rubric.suite, rubric.prompts_task, **parts)
+    return collect(rubric.suite, rubric.prompts_task, prompts=prompts, **parts)
 
 
 def make_lab_report(*, lab: str, rubric_path: str | None, train: str | None, run: str | None, sweep: str | None,
@@ -124,8 +128,8 @@ def make_lab_report(*, lab: str, rubric_path: str | None, train: str | None, run
     text = render_lab_report(ev, rubric, g, found, written, plots=plots, version=_version(), created=created)
     (folder / "report.md").write_text(text, encoding="utf-8")
     (folder / "report.html").write_text(render_html(text, folder, rubric.title), encoding="utf-8")
-    record = {"created": created, "harness_version": _version(), "rubric_path": rubric.path, "sources": ev.sources,
-              **g.to_dict()}
+    record = {"created": created, "harness_version": _version(), "report_format": REPORT_FORMAT, "rubric_path": rubric.path,
+              "sources": ev.sources, **g.to_dict()}
     (folder / GRADE_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     paths = {"md": str(folder / "report.md"), "html": str(folder / "report.html"), "grade": str(folder / GRADE_FILE),
              "folder": str(folder)}
@@ -142,27 +146,44 @@ def tamper_check(folder: Path, recorded: dict[str, str]) -> dict[str, list[str]]
             "added": sorted(k for k in now if k not in recorded)}
 
 
-def regrade(folder: str, *, rubric_path: str | None = None, judge=None, console: Console) -> tuple[Grade, dict]:
-    """Grade a handed-in report folder again from its evidence/ copies (with the instructor's
-    rubric, if given); returns the grade and the tamper check."""
-    root = Path(folder)
-    f = root / GRADE_FILE
-    if not f.is_file():
-        raise HarnessError(f"{folder}: not a lab report folder (no {GRADE_FILE}); give the --out folder of harness report")
-    try:
-        handed = json.loads(f.read_text(encoding="utf-8"))
-        recorded = dict(handed["files"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise HarnessError(f"{f}: unreadable ({e}); the folder was edited by hand or made by another tool") from None
-    rubric = load_rubric(rubric_path or handed.get("rubric") or "lab1")
+def written_answers(folder: Path) -> dict[str, str]:
+    report = folder / "report.md"
+    if not report.is_file():
+        return {}
+    return {k: v for k, v in written_sections(report.read_text(encoding="utf-8")).items() if v}
+
+
+@dataclass
+class Regrade:
+    grade: Grade
+    tamper: dict[str, list[str]]
+    evidence: LabEvidence
+    written: dict[str, str]
+
+
+def regrade_folder(root: Path, handed: dict, rubric: Rubric, judge=None, *, target=None,
+                   usage: dict | None = None, prompts: list[dict] | None = None) -> Regrade:
+    """Grade a report folder again from its evidence/ copies; writes nothing. `prompts`: the lab's
+    prompts, when the caller loaded them already."""
+    recorded = dict(handed["files"])
     tamper = tamper_check(root, recorded)
-    ev = _from_copy(rubric, root)
+    ev = _from_copy(rubric, root, prompts)
     ev.sources = dict(handed.get("sources") or {})
-    report = root / "report.md"
-    written = {k: v for k, v in written_sections(report.read_text(encoding="utf-8")).items() if v} if report.is_file() else {}
-    g = grade(ev, rubric, written, _judge(judge, rubric, written))
+    written = written_answers(root)
+    g = grade(ev, rubric, written, _judge(judge, rubric, written, target=target, usage=usage))
     hashes = {k: file_sha256(root / "evidence" / k) for k in recorded if (root / "evidence" / k).is_file()}
     g.files, g.digest = hashes, digest(hashes)
+    return Regrade(g, tamper, ev, written)
+
+
+def regrade(folder: str, *, rubric_path: str | None = None, judge=None, console: Console) -> tuple[Grade, dict]:
+    """Grade a handed-in report folder again from its evidence/ copies (with the instructor's
+    rubric, if given); writes regrade.json into it and returns the grade and the tamper check."""
+    root = Path(folder)
+    handed = read_grade_file(root, folder)
+    rubric = load_rubric(rubric_path or handed.get("rubric") or "lab1")
+    r = regrade_folder(root, handed, rubric, judge)
+    g, tamper = r.grade, r.tamper
     out = {"created": time.strftime("%Y-%m-%d %H:%M:%S %z"), "rubric_path": rubric.path, "tamper": tamper,
            "handed_in": {k: handed.get(k) for k in ("evidence_earned", "evidence_max", "earned", "maximum", "digest")},
            **g.to_dict()}

@@ -94,10 +94,11 @@ def _require_dir(path: str, flag: str) -> Path:
 
 
 def collect(suite: str, prompts_task: str, *, train: str | None = None, run: str | None = None,
-            sweep: str | None = None) -> LabEvidence:
+            sweep: str | None = None, prompts: list[dict] | None = None) -> LabEvidence:
     """Read what is there. A path that does not exist is bad input (an error); a directory that
-    exists but lacks a file is evidence of what is missing (recorded in `problems`)."""
-    ev = LabEvidence(suite, prompts_task, lab_prompts(suite, prompts_task))
+    exists but lacks a file is evidence of what is missing (recorded in `problems`). `prompts`:
+    the lab's prompts when the caller has them already (a class grade loads the suite once)."""
+    ev = LabEvidence(suite, prompts_task, prompts if prompts is not None else lab_prompts(suite, prompts_task))
     if train:
         d = TrainingDir(_require_dir(train, "--train"))
         ev.sources["train"] = train

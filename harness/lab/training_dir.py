@@ -57,7 +57,9 @@ class TrainingDir:
 
     def config(self) -> dict | None:
         f = self.path / CONFIG
-        return yaml.safe_load(f.read_text(encoding="utf-8")) if f.is_file() else None
+        # the C loader where PyYAML has it: the same result, ten times faster (a class grade reads hundreds)
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return yaml.load(f.read_text(encoding="utf-8"), Loader=loader) if f.is_file() else None
 
     def checkpoint_scores(self) -> list[dict]:
         """scores.jsonl: one line per rescored checkpoint (a torn last line is skipped)."""
