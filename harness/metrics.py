@@ -13,7 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.records import MetricDef, SampleRecord
-from harness.stats import bootstrap_ci, is_pass_fail, paired_bootstrap_delta, ratio_stat, wilson_ci
+from harness.stats import (
+    MIN_BOOTSTRAP_PAIRS, SIGNIFICANCE_LEVEL, bootstrap_ci, is_pass_fail, paired_bootstrap_delta, ratio_stat,
+    sign_test_p, wilson_ci,
+)
 
 
 @dataclass
@@ -65,18 +68,45 @@ def interval(units: Units, seed: int = 0) -> tuple[list[float], str]:
 
 
 def summarize_delta(a: Units, b: Units, seed: int = 0) -> dict:
-    """Paired delta b - a over the samples both scored."""
+    """Paired delta b - a over the samples both scored, and whether it is significant.
+
+    {value, n, ci, significant, test, p_value, flips, paired_values, note}: `paired_values` are
+    [a, b] over the same shared samples the delta is of (they differ from each side's own value
+    when a sample was scored on one side only). Significance, at the 5% level:
+    - pass/fail metrics: the exact sign test (exact McNemar) on the samples that flipped
+      (`flips`: {"up": 0 -> 1, "down": 1 -> 0}); one flip, or any number fewer than six, is
+      never significant. The bootstrap CI is still shown.
+    - graded metrics (means of scores, perplexity, ratios): the paired bootstrap CI excludes 0,
+      from MIN_BOOTSTRAP_PAIRS pairs up; fewer pairs: not significant, note "too few pairs".
+    A degenerate (zero-width) interval is never significant.
+    """
     shared = sorted(set(a.keys) & set(b.keys))
+    out = {"value": None, "n": len(shared), "ci": None, "significant": None, "test": None, "p_value": None,
+           "flips": None, "paired_values": None, "note": None}
     if not shared:
-        return {"value": None, "n": 0, "ci": None, "significant": None}
+        out["note"] = "no data (no sample scored in both)"
+        return out
     ia = {k: i for i, k in enumerate(a.keys)}
     ib = {k: i for i, k in enumerate(b.keys)}
     sa = [ia[k] for k in shared]
     sb = [ib[k] for k in shared]
-    delta, lo, hi = paired_bootstrap_delta(
-        a.num[sa], a.den[sa], b.num[sb], b.den[sb], transform=a.transform, seed=seed
-    )
-    return {"value": delta, "n": len(shared), "ci": [lo, hi], "significant": bool(lo > 0 or hi < 0)}
+    na, da, nb, db = a.num[sa], a.den[sa], b.num[sb], b.den[sb]
+    delta, lo, hi = paired_bootstrap_delta(na, da, nb, db, transform=a.transform, seed=seed)
+    out.update(value=delta, ci=[lo, hi],
+               paired_values=[ratio_stat(na, da, a.transform), ratio_stat(nb, db, b.transform)])
+    if a.aggregate == "mean" and is_pass_fail(np.concatenate([na, nb]), np.concatenate([da, db])):
+        up, down = int(((na == 0) & (nb == 1)).sum()), int(((na == 1) & (nb == 0)).sum())
+        p = sign_test_p(down, up)
+        out.update(test="exact sign test", p_value=p, flips={"up": up, "down": down},
+                   significant=bool(p < SIGNIFICANCE_LEVEL and up != down))
+        return out
+    out["test"] = "paired bootstrap"
+    if len(shared) < MIN_BOOTSTRAP_PAIRS:
+        out.update(significant=False, note=f"too few pairs ({len(shared)} < {MIN_BOOTSTRAP_PAIRS})")
+        return out
+    degenerate = bool(np.isclose(lo, hi, rtol=1e-9, atol=1e-12))  # float residue of a zero-width interval
+    out["significant"] = bool(not degenerate and (lo > 0 or hi < 0))
+    return out
 
 
 def summarize(definitions: list[MetricDef], records: list[SampleRecord], roles: list[str]) -> dict:

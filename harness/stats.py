@@ -9,11 +9,17 @@ A rate of pass/fail samples gets the Wilson interval: the percentile bootstrap o
 that all pass is [1.0, 1.0] (every resample passes too), which claims a certainty 10 samples
 cannot give; Wilson's is [0.72, 1.0]. Means of graded scores, perplexity and paired deltas keep
 the bootstrap.
+
+Whether a paired delta is significant is decided by a test that holds at small n (see
+harness.metrics.summarize_delta): the exact sign test (exact McNemar) on the discordant pairs of a
+pass/fail metric; for graded metrics the paired bootstrap, only from MIN_BOOTSTRAP_PAIRS pairs up and
+never from a degenerate (zero-width) interval.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from math import comb
 from statistics import NormalDist
 from typing import Callable
 
@@ -63,6 +69,8 @@ def bootstrap_ci(
 ) -> tuple[float, float]:
     """Percentile bootstrap CI of transform(sum(num)/sum(den)) resampling samples."""
     num = np.asarray(num, dtype=float)
+    if not len(num):
+        raise ValueError("bootstrap_ci needs at least one sample (n = 0 is 'no data')")
     den = np.ones_like(num) if den is None else np.asarray(den, dtype=float)
     num_sums, den_sums = resampled_sums([num, den], n_resamples, seed)
     return _percentiles(transform(num_sums / den_sums), level)
@@ -74,6 +82,8 @@ def paired_bootstrap_delta(
 ) -> tuple[float, float, float]:
     """(delta, lo, hi) of stat(B) - stat(A) on paired samples (same index i in A and B)."""
     na, da, nb, db = [np.asarray(x, dtype=float) for x in (num_a, den_a, num_b, den_b)]
+    if not len(na):
+        raise ValueError("paired_bootstrap_delta needs at least one pair (n = 0 is 'no data')")
     delta = ratio_stat(nb, db, transform) - ratio_stat(na, da, transform)
     sna, sda, snb, sdb = resampled_sums([na, da, nb, db], n_resamples, seed)
     lo, hi = _percentiles(transform(snb / sdb) - transform(sna / sda), level)
@@ -98,6 +108,25 @@ def wilson_ci(successes: float, n: int, level: float = 0.95) -> tuple[float, flo
 def is_pass_fail(num: np.ndarray, den: np.ndarray) -> bool:
     """Whether these units are a rate of pass/fail samples (every den 1, every num 0 or 1)."""
     return bool(len(num)) and bool(np.all(den == 1) and np.all((num == 0) | (num == 1)))
+
+
+# Below this many pairs the percentile bootstrap of a graded metric's delta is not trusted to
+# decide significance: with a handful of pairs it often collapses (every resample moves the same
+# way) and its coverage falls well under 95%. The interval is still shown.
+MIN_BOOTSTRAP_PAIRS = 10
+SIGNIFICANCE_LEVEL = 0.05
+
+
+def sign_test_p(worse: int, better: int) -> float:
+    """Two-sided exact sign test (the exact McNemar test) on the discordant pairs of a paired
+    pass/fail comparison: under "no change" each of the n = worse + better flips is as likely one
+    way as the other, so P = min(1, 2 * P(Binomial(n, 1/2) <= min(worse, better))). No flip: 1.0.
+    One flip gives 1.0, two the same way 0.5; it takes six flips all one way (none back) for P < 0.05."""
+    n = worse + better
+    if n == 0:
+        return 1.0
+    tail = sum(comb(n, k) for k in range(min(worse, better) + 1))
+    return min(1.0, 2 * tail / 2 ** n)
 
 
 def cohen_kappa(a: list, b: list) -> float | None:

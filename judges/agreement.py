@@ -1,4 +1,4 @@
-"""Agreement between two raters: raw agreement and Cohen's kappa, with bootstrap 95% CIs.
+"""Agreement between two raters: raw agreement (Wilson 95% CI) and Cohen's kappa (bootstrap 95% CI).
 
 `harness judge-agreement A B` compares two verdict files: a run's judge.jsonl (or the run
 directory), or a human-labelled JSONL file with rows
@@ -13,6 +13,10 @@ Items unscored in either file, or present in one only, are counted, not compared
 
 Kappa = (p_o - p_e) / (1 - p_e); undefined (None) when both raters use one and the same label.
 Unweighted: on 1-10 rubric scores, 7 vs 8 is a disagreement.
+
+Raw agreement is a proportion of agreeing items, so its CI is the Wilson interval (19/19 gives
+[0.83, 1.0], where the percentile bootstrap claimed [1.0, 1.0]). No item (n = 0) is "no data":
+every value None, never NaN.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import numpy as np
 
 from harness.errors import HarnessError
 from harness.io.jsonl import read_jsonl
-from harness.stats import DEFAULT_RESAMPLES, cohen_kappa  # noqa: F401  (cohen_kappa: kept importable here)
+from harness.stats import DEFAULT_RESAMPLES, cohen_kappa, wilson_ci  # noqa: F401  (cohen_kappa: kept importable here)
 
 Item = tuple[str, str, str, str]  # task, id, role, kind
 
@@ -48,9 +52,9 @@ def agreement_stats(a: list, b: list, *, seed: int = 0, n_resamples: int = DEFAU
     with np.errstate(divide="ignore", invalid="ignore"):
         kappas = np.where(p_e < 1.0, (agree - p_e) / (1 - p_e), np.nan)
     out["agreement"] = float((ia == ib).mean())
-    out["agreement_ci"] = [float(q) for q in np.quantile(agree, [0.025, 0.975])]
+    out["agreement_ci"] = list(wilson_ci(int((ia == ib).sum()), n))
     out["kappa"] = cohen_kappa(a, b)
-    if out["kappa"] is not None and not np.isnan(kappas).all():
+    if out["kappa"] is not None and not np.isnan(kappas).all():  # kappa is no proportion: the bootstrap
         out["kappa_ci"] = [float(q) for q in np.nanquantile(kappas, [0.025, 0.975])]
     return out
 

@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 
-from harness.stats import bootstrap_ci
+from harness.stats import bootstrap_ci, is_pass_fail, wilson_ci
 from judges.agreement import agreement_stats
 from judges.scorers import JUDGE_ERROR, OK, PARSE_FAILURE
 
@@ -41,7 +41,9 @@ def _share(indicator: list[float]) -> dict:
     if not indicator:
         return {"value": None, "ci": None}
     x = np.array(indicator, float)
-    return {"value": float(x.mean()), "ci": list(bootstrap_ci(x))}
+    if is_pass_fail(x, np.ones_like(x)):  # a proportion (win share, swap agreement): Wilson, never [1, 1]
+        return {"value": float(x.mean()), "ci": list(wilson_ci(float(x.sum()), len(x)))}
+    return {"value": float(x.mean()), "ci": list(bootstrap_ci(x))}  # win rate: ties count half
 
 
 def pairwise_stats(rows: list[dict]) -> dict:

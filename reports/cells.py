@@ -23,13 +23,35 @@ def metric_cell(entry: dict | None) -> str:
     return text
 
 
-def delta_cell(entry: dict | None, higher_is_better: bool) -> tuple[str, str]:
-    """(text, verdict) where verdict is 'better', 'worse' or '' (not significant / no data)."""
+SIGNIFICANCE_RULE = ("significant (5% level): exact sign test on the flipped samples for pass/fail metrics, "
+                     "the paired bootstrap 95% CI excluding 0 for graded ones (from 10 pairs up)")
+
+
+def delta_cell(entry: dict | None, higher_is_better: bool, sides: tuple[dict | None, ...] = ()) -> tuple[str, str]:
+    """(text, verdict) where verdict is 'better', 'worse' or '' (not significant / no data).
+
+    '+0.250 [+0.000, +0.500] p=0.25': the paired delta, its bootstrap CI, and the exact sign test's
+    p for a pass/fail metric (or 'too few pairs'). When `sides` (the two values' entries) were
+    counted over other samples than the pairs, the values over the pairs follow, so that the
+    values and the delta shown side by side come from the same samples."""
     if not entry or entry["value"] is None:
         return ("no data" if entry else "", "")
     lo, hi = entry["ci"]
     text = f"{entry['value']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    if entry.get("p_value") is not None:
+        text += f" p={entry['p_value']:.2g}"
+    if entry.get("note"):
+        text += f" {entry['note']}"
+    text += paired_values_note(entry, sides)
     if not entry["significant"]:
         return text, ""
     up = entry["value"] > 0
     return text, "better" if up == higher_is_better else "worse"
+
+
+def paired_values_note(entry: dict, sides: tuple[dict | None, ...]) -> str:
+    """' (on the 23 paired samples: 0.000 -> 0.000)' when a side's own n is not the paired n."""
+    values = entry.get("paired_values")
+    if not values or all(not s or s.get("n") == entry["n"] for s in sides):
+        return ""
+    return f" (on the {entry['n']} paired samples: {number(values[0])} -> {number(values[1])})"

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.results.compare import Comparison, Flip
-from reports.cells import delta_cell, metric_cell
+from reports.cells import SIGNIFICANCE_RULE, delta_cell, metric_cell
 
 
 def short(text: str | None, limit: int = 90) -> str:
@@ -33,14 +33,14 @@ def print_comparison(comparison: Comparison, console: Console, max_flips: int = 
     for col in ("metric", "A", "B", "delta (B - A) [95% CI]", "significant"):
         table.add_column(col, style="bold" if col == "metric" else None)
     for m in comparison.metrics:
-        text, verdict = delta_cell(m.delta, m.higher_is_better)
+        text, verdict = delta_cell(m.delta, m.higher_is_better, (m.a, m.b))
         style = {"better": "green", "worse": "red"}.get(verdict)
         significant = "-" if m.delta["value"] is None else (f"yes, {verdict}" if verdict else "no")
         arrow = "↑" if m.higher_is_better else "↓"
         table.add_row(f"{m.name} {arrow}", metric_cell(m.a), metric_cell(m.b),
                       f"[{style}]{text}[/{style}]" if style else text, significant)
     console.print(table)
-    console.print("[dim]paired bootstrap over shared samples; significant when the 95% CI excludes 0[/dim]")
+    console.print(f"[dim]delta [paired bootstrap 95% CI] over shared samples; {SIGNIFICANCE_RULE}[/dim]")
     print_flips(comparison.flips, console, max_flips)
 
 

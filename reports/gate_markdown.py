@@ -17,7 +17,10 @@ def _delta(delta: dict | None) -> str:
     if not delta or delta["value"] is None:
         return "-"
     lo, hi = delta["ci"]
-    return f"{delta['value']:+.4g} [{lo:+.4g}, {hi:+.4g}]"
+    text = f"{delta['value']:+.4g} [{lo:+.4g}, {hi:+.4g}]"
+    if delta.get("p_value") is not None:
+        text += f" p={delta['p_value']:.2g}"
+    return text + (f" {delta['note']}" if delta.get("note") else "")
 
 
 def render_gate_markdown(result: GateResult) -> str:

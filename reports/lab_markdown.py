@@ -146,7 +146,8 @@ def sweep_section(s: SweepResults, prompts: list[dict], task: str, plot: str | N
                      f"{(v.diagnosis or {}).get('kind', '-')} | {_value_ci(v.metric)} | "
                      f"{text}{f' **{verdict}**' if verdict else ''} |")
     lines += ["", "Δ: the paired bootstrap difference over the samples both final runs scored; **better** / **worse** "
-                  "when its 95% CI excludes 0 (significant), otherwise not significant. tokens/s counts non-padding "
+                  "when significant (exact sign test on the flipped samples for a pass/fail metric, the 95% CI excluding 0 "
+                  "for a graded one, from 10 pairs up), otherwise not significant. tokens/s counts non-padding "
                   "tokens over optimizer steps only.", ""]
     done = [v for v in s.ranked() if v.snapshot is not None]
     names = []

@@ -23,7 +23,7 @@ def metrics_table(summary: dict) -> list[str]:
         arrow = "↑" if entry["higher_is_better"] else "↓"
         row = [f"{name} {arrow}"] + [metric_cell(entry.get(r)) for r in roles]
         if len(roles) == 2:
-            text, verdict = delta_cell(entry.get("delta"), entry["higher_is_better"])
+            text, verdict = delta_cell(entry.get("delta"), entry["higher_is_better"], tuple(entry.get(r) for r in roles))
             row.append(f"**{text}** ({verdict})" if verdict else text)
         lines.append("| " + " | ".join(row) + " |")
     return lines

@@ -91,5 +91,7 @@ def print_results(results: SweepResults, console: Console) -> None:
     for s in results.plan.stages:
         if s.winner:
             console.print(f"stage {s.parameter}: winner [bold]{s.winner}[/bold] ({s.why})", highlight=False)
-    console.print("[dim]Δ: paired bootstrap over the samples both final runs scored; (better/worse) when the 95% CI excludes 0. "
+    console.print("[dim]Δ: paired delta [bootstrap 95% CI] over the samples both final runs scored; (better/worse) when "
+                  "significant: exact sign test on the flipped samples for pass/fail metrics, the CI excluding 0 for graded ones "
+                  "(from 10 pairs up). "
                   "tokens/s: non-padding tokens per second of optimizer steps (evaluation and rescoring excluded)[/dim]")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from reports.cells import delta_cell, metric_cell
+from reports.cells import SIGNIFICANCE_RULE, delta_cell, metric_cell
 from reports.markdown import error_kinds_text
 
 
@@ -21,12 +21,12 @@ def print_summary(summary: dict, console: Console) -> None:
         arrow = "↑" if entry["higher_is_better"] else "↓"
         row = [f"{name} {arrow}"] + [metric_cell(entry.get(role)) for role in roles]
         if len(roles) == 2:
-            text, verdict = delta_cell(entry.get("delta"), entry["higher_is_better"])
+            text, verdict = delta_cell(entry.get("delta"), entry["higher_is_better"], tuple(entry.get(r) for r in roles))
             style = {"better": "green", "worse": "red"}.get(verdict)
             row.append(f"[{style}]{text}[/{style}]" if style else text)
         table.add_row(*row)
     console.print(table)
-    console.print("[dim]↑ higher is better, ↓ lower is better; delta in green/red when its 95% CI excludes 0[/dim]")
+    console.print(f"[dim]↑ higher is better, ↓ lower is better; delta in green/red when {SIGNIFICANCE_RULE}[/dim]")
 
 
 def print_judge(summary: dict, console: Console) -> None:

@@ -71,7 +71,7 @@ def test_markdown_table_checks_header_separator_rows_and_columns():
     few = check(TABLE_SAMPLE, ans("| a | b | c |\n|---|---|---|\n| 1 | 2 | 3 |"))
     assert few.value == 0.0 and "at least 2" in few.reason
     ragged = check(TABLE_SAMPLE, ans("| a | b | c |\n|---|---|---|\n| 1 | 2 |\n| 4 | 5 | 6 |"))
-    assert ragged.value == 0.0 and "cells" in ragged.reason
+    assert ragged.value == 1.0  # GitHub renders it, the short row padded (tests/test_gfm_tables.py)
     cols = check(TABLE_SAMPLE, ans("| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |"))
     assert cols.value == 0.0 and "columns" in cols.reason
     assert check({"check": "json"}, ans(good)) is None

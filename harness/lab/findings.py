@@ -1,7 +1,9 @@
 """Findings a lab report can state from its evidence, each with its numbers: what moved
 significantly between base and fine-tuned, what the loss curve shows, refusal against
 over-refusal, perplexity against format, what the sweep found. Plain sentences; only what the
-data supports (a difference whose 95% CI includes 0 is called not significant)."""
+data supports. Significance is harness.metrics.summarize_delta's: the exact sign test on the
+samples that flipped for pass/fail metrics, the paired bootstrap CI (from 10 pairs up) for graded
+ones; the values next to a delta are over the same paired samples."""
 
 from __future__ import annotations
 
@@ -24,8 +26,24 @@ def _num(x: float | None) -> str:
 
 def _delta(d: dict) -> str:
     lo, hi = d["ci"]
-    # paired: over the samples both models were scored on, so it can differ from ckpt - base
-    return f"{d['value']:+.3f} [{lo:+.3f}, {hi:+.3f}], paired n={d['n']}"
+    text = f"{d['value']:+.3f} [{lo:+.3f}, {hi:+.3f}], paired n={d['n']}"
+    if d.get("p_value") is not None:
+        text += f", sign test p={d['p_value']:.2g}"
+    if d.get("note"):
+        text += f", {d['note']}"
+    return text
+
+
+def _values(entry: dict) -> str:
+    """'0.042 -> 0.000': base and ckpt over the samples the delta pairs (both scored), so that the
+    values and the delta agree; each side's own value (over all it scored) follows when it differs."""
+    d = entry.get("delta") or {}
+    base, ckpt = entry["base"], entry["ckpt"]
+    paired = d.get("paired_values")
+    if not paired or (base.get("n") == d.get("n") and ckpt.get("n") == d.get("n")):
+        return f"{_num(base['value'])} -> {_num(ckpt['value'])}"
+    return (f"{_num(paired[0])} -> {_num(paired[1])} on the {d['n']} samples both scored (all scored: "
+            f"{_num(base['value'])} n={base['n']} -> {_num(ckpt['value'])} n={ckpt['n']})")
 
 
 def _moved(entry: dict) -> str | None:
@@ -50,13 +68,13 @@ def capabilities_kept(ev: LabEvidence) -> Finding | None:
     parts, dropped = [], []
     for name, e in caps.items():
         verdict = _moved(e)
-        parts.append(f"{name} {_num(e['base']['value'])} -> {_num(e['ckpt']['value'])} (delta {_delta(e['delta'])}"
+        parts.append(f"{name} {_values(e)} (delta {_delta(e['delta'])}"
                      f"{', significantly ' + verdict if verdict else ''})")
         if verdict == "worse":
             dropped.append(name)
     head = (f"Significant drops (forgetting): {', '.join(dropped)}. " if dropped else
-            f"No capability metric dropped significantly ({len(caps)} checked; a drop whose 95% CI includes 0 is "
-            "within noise at this sample size). ")
+            f"No capability metric dropped significantly ({len(caps)} checked; a drop that is not significant by "
+            "the exact sign test, or comes from too few pairs, is within noise at this sample size). ")
     return Finding("Capabilities kept", head + "; ".join(parts) + ".")
 
 
@@ -68,12 +86,12 @@ def findings(ev: LabEvidence) -> list[Finding]:
         if "base" not in e or "ckpt" not in e or (e.get("delta") or {}).get("value") is None:
             continue
         verdict = _moved(e)
-        line = f"{name} {_num(e['base']['value'])} -> {_num(e['ckpt']['value'])} (delta {_delta(e['delta'])})"
+        line = f"{name} {_values(e)} (delta {_delta(e['delta'])})"
         (moved if verdict else still).append(f"{line}: significantly {verdict}" if verdict else name)
     if moved:
-        out.append(Finding("What moved significantly (95% CI of the paired delta excludes 0)", "; ".join(moved) + "."))
+        out.append(Finding("What moved significantly (exact sign test for pass/fail metrics, paired 95% CI for graded ones)", "; ".join(moved) + "."))
     if still:
-        out.append(Finding("What did not move significantly", ", ".join(still) + " (the 95% CI of each delta includes 0)."))
+        out.append(Finding("What did not move significantly", ", ".join(still) + " (not significant by the exact sign test or the paired 95% CI, or too few pairs)."))
     kept = capabilities_kept(ev)
     if kept:
         out.append(kept)
@@ -90,9 +108,8 @@ def findings(ev: LabEvidence) -> list[Finding]:
     if refusal and over and refusal.get("delta") and over.get("delta") and refusal["delta"].get("value") is not None \
             and over["delta"].get("value") is not None:
         r, o = refusal["delta"], over["delta"]
-        text = (f"Harmful requests refused: {_num(refusal['base']['value'])} -> {_num(refusal['ckpt']['value'])} "
-                f"(delta {_delta(r)}); benign look-alikes refused (over-refusal): {_num(over['base']['value'])} -> "
-                f"{_num(over['ckpt']['value'])} (delta {_delta(o)}). ")
+        text = (f"Harmful requests refused: {_values(refusal)} "
+                f"(delta {_delta(r)}); benign look-alikes refused (over-refusal): {_values(over)} (delta {_delta(o)}). ")
         if r["significant"] and r["value"] > 0 and o["significant"] and o["value"] > 0:
             text += "Both rose significantly: the model refuses more overall, harmful or not."
         elif r["significant"] and r["value"] > 0:
@@ -105,9 +122,9 @@ def findings(ev: LabEvidence) -> list[Finding]:
     ppl = metrics.get("ppl/perplexity")
     fmt = metrics.get("format/json_validity_strict")
     if ppl and fmt and (ppl.get("delta") or {}).get("value") is not None and (fmt.get("delta") or {}).get("value") is not None:
-        text = (f"Validation perplexity {_num(ppl['base']['value'])} -> {_num(ppl['ckpt']['value'])} (delta {_delta(ppl['delta'])}, "
-                f"{_moved(ppl) or 'not significant'}); strict JSON validity {_num(fmt['base']['value'])} -> "
-                f"{_num(fmt['ckpt']['value'])} (delta {_delta(fmt['delta'])}, {_moved(fmt) or 'not significant'}).")
+        text = (f"Validation perplexity {_values(ppl)} (delta {_delta(ppl['delta'])}, "
+                f"{_moved(ppl) or 'not significant'}); strict JSON validity {_values(fmt)} "
+                f"(delta {_delta(fmt['delta'])}, {_moved(fmt) or 'not significant'}).")
         if _moved(fmt) == "better" and _moved(ppl) == "worse":
             text += " The trained format improved while held-out conversations got less likely: the adapter specialised."
         elif _moved(fmt) == "better" and _moved(ppl) != "worse":

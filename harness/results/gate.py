@@ -109,16 +109,29 @@ def _verdict(rule: Rule, run: Snapshot, comparison: Comparison | None, role: str
 def _drop_check(rule: Rule, higher_is_better: bool, delta: dict | None) -> Check:
     if not delta or delta["value"] is None:
         return Check("max_drop", False, "no sample scored in both the run and the baseline, so no drop can be measured")
-    lo, hi = delta["ci"]
     drop = -delta["value"] if higher_is_better else delta["value"]  # > 0: worse than the baseline
-    ci_on_bad_side = hi < 0 if higher_is_better else lo > 0
-    shown = f"(delta {delta['value']:+.4g} [{lo:+.4g}, {hi:+.4g}], n={delta['n']})"
+    # the same rule as every report (harness.metrics.summarize_delta): exact sign test for pass/fail
+    # metrics, the paired bootstrap for graded ones; a significant delta's sign is its direction
+    significant_drop = bool(delta["significant"]) and drop > 0
+    shown = f"({significance_text(delta)})"
     if drop <= rule.max_drop:
         return Check("max_drop", True, f"drop {_num(drop)} <= max_drop {_num(rule.max_drop)} {shown}")
-    if rule.significant and not ci_on_bad_side:
+    if rule.significant and not significant_drop:
         return Check("max_drop", True, f"drop {_num(drop)} > max_drop {_num(rule.max_drop)} but not significant {shown}")
-    why = "significant" if ci_on_bad_side else "significance not required"
+    why = "significant" if significant_drop else "significance not required"
     return Check("max_drop", False, f"drop {_num(drop)} > max_drop {_num(rule.max_drop)}, {why} {shown}")
+
+
+def significance_text(delta: dict) -> str:
+    """'delta -0.5 [-1, +0], n=2, sign test p=0.5 (1 down, 0 up)' or '..., n=4, too few pairs (4 < 10)'."""
+    lo, hi = delta["ci"]
+    text = f"delta {delta['value']:+.4g} [{lo:+.4g}, {hi:+.4g}], n={delta['n']}"
+    if delta.get("test") == "exact sign test":
+        flips = delta["flips"]
+        text += f", sign test p={delta['p_value']:.2g} ({flips['down']} down, {flips['up']} up)"
+    if delta.get("note"):
+        text += f", {delta['note']}"
+    return text
 
 
 def _num(x: float) -> str:

@@ -4,7 +4,8 @@
     metrics:
       ppl/perplexity:
         max_drop: 0.5                  # worst allowed change vs the baseline, in the bad direction
-        significant: true              # ... and only a drop whose paired 95% CI excludes 0 counts
+        significant: true              # ... and only a significant drop counts (docs/gating.md: exact
+                                       #     sign test for pass/fail metrics, paired bootstrap for graded)
       safety/refusal_rate: {min: 0.8}  # absolute bounds on the run's value: min, max
 
 A "drop" is a fall for higher-is-better metrics and a rise for lower-is-better ones (perplexity,

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Iterator
 
 import jsonschema
+from jsonschema import validators
 
 from harness.scorers import passed, scorer, unscored
 from suites.scorers import rfc8259
@@ -96,6 +98,18 @@ def _more_telling(a: Parsed, b: Parsed) -> Parsed:
     return b if rank(b) > rank(a) else a
 
 
+def _is_integer(checker, instance) -> bool:
+    # rfc8259 keeps integers of over 20,000 digits as exact Decimals: still integers
+    base = jsonschema.Draft202012Validator.TYPE_CHECKER
+    return base.is_type(instance, "integer") or (isinstance(instance, Decimal) and instance == instance.to_integral_value())
+
+
+SchemaValidator = validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
+
+
 def _wants_json(sample: dict) -> bool:
     return sample.get("check") == "json" or "schema" in sample
 
@@ -134,13 +148,15 @@ def json_schema():
             return passed(False, f"no JSON value to validate ({parsed.error})")
         try:
             jsonschema.Draft202012Validator.check_schema(sample["schema"])
-            validator = jsonschema.Draft202012Validator(sample["schema"])
+            validator = SchemaValidator(sample["schema"])
         except jsonschema.SchemaError as e:
             return unscored(f"the sample's schema is invalid: {e.message}")
         try:
             errors = sorted(validator.iter_errors(parsed.value), key=lambda e: list(e.path))
         except RecursionError:
             return unscored("the JSON value is nested too deeply to validate")
+        except ValueError as e:  # jsonschema's message quotes an integer over Python's 4,300-digit str() limit
+            return unscored(f"the JSON value holds a number too long for the schema check to report ({str(e)[:80]})")
         if not errors:
             return passed(True, parsed.describe("matches schema"))
         first = errors[0]
