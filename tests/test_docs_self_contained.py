@@ -18,8 +18,21 @@ SKIP_DIRS = {".git", ".venv", "runs", "out", "build", "__pycache__", ".pytest_ca
 OUTSIDE = re.compile(r"\.\./shared|shared/seeds|\bseeds? ?[-]?0\d\d\b|\bseeds \d{3}/\d{3}", re.IGNORECASE)
 
 
+def _project_files():
+    """The files git tracks plus the untracked ones it does not ignore (virtualenvs such as .venv-vllm
+    are ignored); every file under the root when this is not a git checkout."""
+    import subprocess
+
+    try:
+        listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout.splitlines()
+        return [ROOT / name for name in listed]
+    except (OSError, subprocess.CalledProcessError):
+        return list(ROOT.rglob("*"))
+
+
 def _text_files():
-    for path in ROOT.rglob("*"):
+    for path in _project_files():
         rel = path.relative_to(ROOT)
         if any(part in SKIP_DIRS or part.endswith(".egg-info") for part in rel.parts):
             continue
