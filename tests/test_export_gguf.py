@@ -88,7 +88,11 @@ def merged_reference(adapter: Path, dtype):
     from harness.app.merge import merged_model
     from harness.models.checkpoint import resolve_checkpoint
 
-    return merged_model(resolve_checkpoint(str(adapter)), torch.float32).to(dtype).float().eval()
+    model = merged_model(resolve_checkpoint(str(adapter)), torch.float32).eval()
+    with torch.no_grad():
+        for p in model.parameters():  # the weights only: buffers such as rotary inv_freq stay float32
+            p.copy_(p.to(dtype).float())
+    return model
 
 
 def loaded_gguf(path: Path):
@@ -203,20 +207,36 @@ def test_export_run_compare_shows_what_each_type_cost(llama_adapter, exports, tm
     assert code == 0, err
     assert "What the export cost" in out and "GGUF f16 export of A's adapter" in out
     report = (tmp_path / "f16.md").read_text()
-    assert report.startswith("# What the export cost")
-    rows = [line for line in report.splitlines() if line.startswith("| ") and "metric" not in line]
-    assert rows and all("+0.000 [+0.000, +0.000]" in row for row in rows)  # f16 costs nothing
-    assert "No sample flipped" in report
+    assert report.startswith("# What the export cost") and "No sample flipped" in report
+    f16, q8 = cost(runs["adapter"], runs["f16"]), cost(runs["adapter"], runs["q8_0"])
+    # f16: the same answers; the perplexity moves by the rounding of the weights to half precision only
+    assert all(f16[m] == (0.0, 0.0, 0.0) for m in f16 if m.startswith("format/"))
+    assert abs(f16["ppl/perplexity"][0]) < 1e-3 * f16["ppl/perplexity"][3]
+    # q8_0: within 1% perplexity, and more than f16 moved it
+    assert 0 < abs(q8["ppl/perplexity"][0]) < 0.01 * q8["ppl/perplexity"][3]
+    assert abs(q8["ppl/perplexity"][0]) > abs(f16["ppl/perplexity"][0])
 
     code, out, err = harness_cli("compare", runs["adapter"], runs["q8_0"], "--out", tmp_path / "q8.md")
     assert code == 0, err
     report = (tmp_path / "q8.md").read_text()
     assert "GGUF q8_0 export of A's adapter" in report
-    ppl = next(line for line in report.splitlines() if line.startswith("| ppl/"))
-    assert "+0.000 [+0.000, +0.000]" not in ppl  # q8_0 moved the perplexity, by a measured amount
+    assert next(line for line in report.splitlines() if line.startswith("| ppl/perplexity"))
 
     code, out, err = harness_cli("compare", runs["adapter"], runs["f16"], "--out", tmp_path / "f16.md")
     assert code == 2 and "the file exists" in err  # never overwritten
+
+
+def cost(a: Path, b: Path) -> dict[str, tuple]:
+    """metric -> (delta, CI low, CI high, A's value) of `harness compare A B` (role ckpt)."""
+    from harness.results.baseline import load_snapshot
+    from harness.results.compare import compare
+
+    out = {}
+    for m in compare(load_snapshot(a), load_snapshot(b)).metrics:
+        if m.delta["value"] is not None:
+            out[m.name] = (m.delta["value"], *m.delta["ci"]) if m.name.startswith("format/") else (
+                m.delta["value"], *m.delta["ci"], m.a["value"])
+    return out
 
 
 # ---- bad input: one line, exit 2, nothing written --------------------------------------------
