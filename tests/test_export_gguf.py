@@ -222,6 +222,10 @@ def test_export_run_compare_shows_what_each_type_cost(llama_adapter, exports, tm
     assert "GGUF q8_0 export of A's adapter" in report
     assert next(line for line in report.splitlines() if line.startswith("| ppl/perplexity"))
 
+    code, out, err = harness_cli("compare", runs["f16"], runs["q8_0"])
+    assert code == 0, err
+    assert "A and B are GGUF exports of the same adapter (f16 and q8_0)" in " ".join(out.split())
+
     code, out, err = harness_cli("compare", runs["adapter"], runs["f16"], "--out", tmp_path / "f16.md")
     assert code == 2 and "the file exists" in err  # never overwritten
 
@@ -260,6 +264,8 @@ def test_export_never_overwrites(llama_adapter, tmp_path, harness_cli):
     assert target.read_bytes() == b"keep me"
     code, out, err = harness_cli("export", "--ckpt", llama_adapter, "--gguf", "f16", "--out", tmp_path / "model.bin")
     assert code == 2 and ".gguf" in err
+    code, out, err = harness_cli("export", "--ckpt", target, "--gguf", "q8_0", "--out", tmp_path / "again.gguf")
+    assert code == 2 and "is a GGUF file already" in err
 
 
 def test_export_refuses_an_architecture_it_cannot_write(tmp_path, harness_cli):

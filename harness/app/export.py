@@ -64,9 +64,9 @@ def export_gguf(ckpt_spec: str, gguf_type: str, out: str | None = None, *, base:
     if gguf_type not in EXPORT_TYPES:
         raise HarnessError(f"--gguf {gguf_type!r}: choose one of {', '.join(EXPORT_TYPES)}")
     quantizer = find_quantizer() if gguf_type == "q4_k_m" else None  # before any work
-    ckpt = resolve_checkpoint(ckpt_spec, base=base, trust_remote_code=trust_remote_code)
-    if ckpt.gguf:
+    if Path(ckpt_spec).is_file() and Path(ckpt_spec).suffix.lower() == ".gguf":
         raise HarnessError(f"--ckpt {ckpt_spec} is a GGUF file already; export the adapter or model it came from")
+    ckpt = resolve_checkpoint(ckpt_spec, base=base, trust_remote_code=trust_remote_code)
     out_path = Path(out) if out else default_out(ckpt.name, gguf_type)
     if out_path.suffix.lower() != ".gguf":
         raise HarnessError(f"--out {out_path}: give a file name ending in .gguf")
