@@ -515,6 +515,7 @@ def _add_compare(sub) -> None:
     p.add_argument("b", help="run directory or baseline file: compared with A (deltas are B - A)")
     p.add_argument("--role", choices=ROLES, default="ckpt", help="which model of each run (default: ckpt)")
     p.add_argument("--max-flips", type=int, default=20, help="flipped samples listed per metric (default: 20)")
+    p.add_argument("--out", metavar="FILE", help="also write the comparison as Markdown (e.g. report.md); never overwritten")
     _add_allow_different(p)
 
 
@@ -532,8 +533,16 @@ def cmd_compare(args, console: Console) -> int:
 
     if args.max_flips < 0:
         raise HarnessError(f"--max-flips must be >= 0, got {args.max_flips}")
+    if args.out and Path(args.out).exists():
+        raise HarnessError(f"--out {args.out}: the file exists; give a new file name (nothing was overwritten)")
     comparison = compare(load_snapshot(args.a), load_snapshot(args.b), args.role, frozenset(args.allow_different))
     print_comparison(comparison, console, max_flips=args.max_flips)
+    if args.out:
+        from harness.io.writes import atomic_write_text
+        from reports.comparison_markdown import comparison_markdown
+
+        atomic_write_text(Path(args.out), comparison_markdown(comparison, args.max_flips))
+        console.print(f"Markdown: [bold]{args.out}[/bold]")
     return 0
 
 
@@ -693,6 +702,29 @@ def cmd_merge(args, console: Console) -> int:
     return 0
 
 
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="merge a LoRA adapter and write one GGUF file (llama.cpp, Ollama) with tokenizer and chat template")
+    p.add_argument("--ckpt", required=True, help="the adapter directory (or a model directory)")
+    p.add_argument("--gguf", required=True, choices=["f16", "q8_0", "q4_k_m"],
+                   help="f16 (the reference), q8_0 (about half the size) or q4_k_m (needs llama.cpp's llama-quantize)")
+    p.add_argument("--out", help="the .gguf file to write (default: <ckpt name>-<type>.gguf here); never overwritten")
+    p.add_argument("--base", help="the unquantized base (overrides adapter_config.json)")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the checkpoint (off by default)")
+
+
+def cmd_export(args, console: Console) -> int:
+    from harness.app.export import export_gguf
+
+    done = export_gguf(args.ckpt, args.gguf, args.out, base=args.base, trust_remote_code=args.trust_remote_code,
+                       console=console)
+    types = ", ".join(f"{n} {k}" for k, n in sorted(done.tensor_types.items()))
+    console.print(f"Wrote [bold]{done.path}[/bold] ({done.n_bytes / 2**20:.1f} MiB, GGUF {done.gguf_type}"
+                  f"{'; tensors: ' + types if types else ''})", highlight=False)
+    console.print(f"What it cost: harness run --ckpt {done.path} --suite SUITE, then harness compare "
+                  "<the adapter's run> <that run> (docs/export.md)", highlight=False)
+    return 0
+
+
 def _add_judge_agreement(sub) -> None:
     p = sub.add_parser("judge-agreement", help="Cohen's kappa and raw agreement between two verdict files")
     p.add_argument("a", help="a run dir or its judge.jsonl, or a human-labelled JSONL file")
@@ -740,6 +772,7 @@ COMMANDS = {
     "serve": (_add_serve, cmd_serve),
     "chat": (_add_chat, cmd_chat),
     "merge": (_add_merge, cmd_merge),
+    "export": (_add_export, cmd_export),
     "judge-agreement": (_add_judge_agreement, cmd_judge_agreement),
 }
 
@@ -815,6 +848,7 @@ EXAMPLES = {
     "serve": "harness serve --model out/lab1/final --port 8000",
     "chat": "harness chat --ckpt out/lab1/final",
     "merge": "harness merge --ckpt out/lab1/final --out merged/",
+    "export": "harness export --ckpt out/lab1/final --gguf q8_0 --out model-q8_0.gguf",
     "judge-agreement": "harness judge-agreement runs/<run-dir> human_labels.jsonl",
 }
 

@@ -21,6 +21,8 @@ def flip_change(flip: Flip) -> str:
 def print_comparison(comparison: Comparison, console: Console, max_flips: int = 20) -> None:
     a, b = comparison.a, comparison.b
     console.print(f"[bold]A[/bold] {a.source}\n[bold]B[/bold] {b.source}")
+    if comparison.export_note:
+        console.print(f"[bold]What the export cost[/bold]: {comparison.export_note}", highlight=False)
     for side, snap in (("A", a), ("B", b)):
         if snap.rescored_from:
             source = snap.rescored_from.get("run") or snap.rescored_from.get("baseline")

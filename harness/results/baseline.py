@@ -101,6 +101,7 @@ def baseline_dict(snap: Snapshot) -> dict:
         "source_run": snap.source,
         "rescored_from": snap.rescored_from,
         "conditions": snap.conditions,
+        "checkpoint": snap.checkpoint,
         "suite": {
             "name": snap.suite_name,
             "version": snap.suite_version,
@@ -160,6 +161,7 @@ def read_baseline(path: str | Path) -> Snapshot:
         scorers={f"{t}/{sid}": spec for t, v in doc["suite"]["tasks"].items() for sid, spec in v.get("scorers", {}).items()},
         rescored_from=doc.get("rescored_from"),
         conditions=doc.get("conditions") or {},  # older baseline files: unknown
+        checkpoint=doc.get("checkpoint") or {},
     )
 
 

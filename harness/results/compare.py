@@ -52,6 +52,7 @@ class Comparison:
     flips: list[Flip]  # pass -> fail first, then fail -> pass
     scorer_changes: list[str]  # scorers whose version or settings differ between A and B (why verdicts moved)
     allowed_differences: list[str] = field(default_factory=list)  # --allow-different: how A and B were made differently
+    export_note: str | None = None  # B (or A and B) exported from A's adapter by `harness export`: what the deltas mean
 
     def metric(self, name: str) -> MetricComparison | None:
         return next((m for m in self.metrics if m.name == name), None)
@@ -71,7 +72,23 @@ def compare(a: Snapshot, b: Snapshot, role: str = "ckpt", allow: frozenset[str] 
         if b.definitions[name].aggregate == "mean":
             flips += _flips(name, higher, units_a, units_b, prompts)
     flips.sort(key=lambda f: not f.worse)  # stable: metric order kept within each group
-    return Comparison(a, b, role, metrics, flips, scorer_changes(a, b), allowed)
+    return Comparison(a, b, role, metrics, flips, scorer_changes(a, b), allowed, export_note(a, b, role))
+
+
+def export_note(a: Snapshot, b: Snapshot, role: str = "ckpt") -> str | None:
+    """What B - A measures when B is a GGUF export (`harness export`) of the weights A ran: the
+    adapter's hash in the GGUF's metadata matches A's adapter, or A is an export of the same adapter."""
+    exp_b = b.checkpoint.get("exported_from") or {}
+    if role != "ckpt" or not exp_b.get("adapter_hash"):
+        return None
+    exp_a = a.checkpoint.get("exported_from") or {}
+    if a.checkpoint.get("adapter_hash") == exp_b["adapter_hash"]:
+        return (f"B is the GGUF {exp_b.get('type')} export of A's adapter: B - A is what the export "
+                f"(merge + {exp_b.get('type')}) cost")
+    if exp_a.get("adapter_hash") == exp_b["adapter_hash"]:
+        return (f"A and B are GGUF exports of the same adapter ({exp_a.get('type')} and {exp_b.get('type')}): "
+                f"B - A is what {exp_b.get('type')} cost against {exp_a.get('type')}")
+    return None
 
 
 def _flips(metric: str, higher_is_better: bool, units_a, units_b, prompts: dict) -> list[Flip]:

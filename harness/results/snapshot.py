@@ -35,6 +35,8 @@ class Snapshot:
     # how the answers were made, where it matters for a fair comparison: "generation/<task>"
     # (settings), "chat_template" (hash), "judge_model"; a key a run did not record is unknown
     conditions: dict[str, Any] = field(default_factory=dict)
+    # config.json's models.checkpoint (spec, hashes; `exported_from` for a GGUF written by `harness export`)
+    checkpoint: dict[str, Any] = field(default_factory=dict)
 
     def units(self, metric: str, role: str, definition: MetricDef | None = None) -> Units:
         """A metric's per-sample units (`definition`: the other side's, for a metric this one lacks)."""
@@ -79,6 +81,7 @@ def from_run_dir(path: str | Path) -> Snapshot:
         scorers=scorer_versions(suite_cfg),
         rescored_from=config.get("rescored_from"),
         conditions=run_conditions(config),
+        checkpoint=dict((config.get("models") or {}).get("checkpoint") or {}),
     )
 
 

@@ -1,0 +1,44 @@
+"""A LoRA adapter with random B matrices on a model: a quick stand-in for a trained adapter when
+what is measured is what an export or a merge does to it (docs/export.md), not what training did.
+
+    python scripts/random_adapter.py OUT [--model smollm2-135m-instruct] [--std 0.002] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def main() -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from harness.models.checkpoint import resolve_checkpoint
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("out")
+    p.add_argument("--model", default="smollm2-135m-instruct", help="the base (alias, model dir or hub id)")
+    p.add_argument("--std", type=float, default=0.002, help="standard deviation of the B entries")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+    base = resolve_checkpoint(args.model).model
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    peft_model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"))
+    gen = torch.Generator().manual_seed(args.seed)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=gen) * args.std)
+    out = Path(args.out)
+    peft_model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(base).save_pretrained(out)
+    cfg = json.loads((out / "adapter_config.json").read_text())
+    cfg["base_model_name_or_path"] = args.model
+    (out / "adapter_config.json").write_text(json.dumps(cfg, indent=2))
+
+
+if __name__ == "__main__":
+    main()
