@@ -22,7 +22,7 @@ from harness.rundir import SAMPLES, RunDir
 from harness.app.run import RunRequest, finish, metric_definitions, scoring_context, suite_description
 from harness.scoring import score_run
 from harness.io.includes import include
-from harness.suite import Suite, load_suite
+from harness.suite import Suite, apply_limit, load_suite
 
 
 def rescore(source: str | Path, *, tasks: list[str] | None = None, scorers: list[str] | None = None,
@@ -67,7 +67,13 @@ def _suite_for(config: dict, source: Path) -> Suite:
     if not suite_path.is_file():
         raise HarnessError(f"{source}: its suite file {suite_path} is not there any more; rescore on the machine that "
                            "made the run, or with the suite file back in place")
-    return load_suite(str(suite_path), tasks=list(suite_cfg["tasks"]))
+    # the suite as the source run loaded it: its --data files, --gen settings and --limit, so the new
+    # run records how its (copied) answers were made, not the suite file's defaults
+    invocation = config.get("invocation") or {}
+    suite = load_suite(str(suite_path), tasks=list(suite_cfg["tasks"]), data_overrides=invocation.get("data") or {},
+                       gen_overrides=invocation.get("gen") or {})
+    apply_limit(suite, invocation.get("limit") or {})
+    return suite
 
 
 def _selection(suite: Suite, tasks: list[str] | None, scorers: list[str] | None):
