@@ -108,7 +108,7 @@ def _add_judge_flags(p) -> None:
     g.add_argument("--judge-retries", type=int, default=d.retries,
                    help=f"retries on 408/409/429, 5xx, timeouts, connection errors (default: {d.retries})")
     g.add_argument("--judge-backoff", type=float, default=d.backoff_s,
-                   help=f"first retry wait in seconds, doubling with jitter; a server's Retry-After wins (default: {d.backoff_s:g})")
+                   help=f"first retry wait in seconds, doubling (at most 30 s); a server's Retry-After wins (default: {d.backoff_s:g})")
     g.add_argument("--judge-max-tokens", type=int, default=max_tokens, help=f"judge reply length limit (default: {max_tokens})")
     g.add_argument("--judge-cache", metavar="DIR", help="judge reply cache (default: ~/.cache/sft-harness/judge)")
 
