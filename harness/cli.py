@@ -45,6 +45,9 @@ def _add_run(sub) -> None:
     _add_load_flags(p)
     _add_request_flags(p)
     _add_judge_flags(p)
+    p.add_argument("--allow-unscored-judge", action="store_true",
+                   help="exit 0 even when every judgment failed (judge down, unparseable replies); by default such a "
+                        "run exits 2 (its run directory is kept)")
 
 
 def _add_load_flags(p) -> None:
@@ -136,6 +139,7 @@ def cmd_run(args, console: Console) -> int:
         _refuse_flags_with_resume(args)
         console = _json_console(args, console)
         run = run_suite(RunRequest(suite=args.suite, ckpt=""), resume=args.resume, console=console)
+        _require_judgments(run, args.allow_unscored_judge)
         return _print_json(args, run)
     if not args.ckpt:
         raise HarnessError("harness run needs --ckpt (or --resume RUN_DIR); e.g. --ckpt smollm2-135m-instruct")
@@ -150,7 +154,21 @@ def cmd_run(args, console: Console) -> int:
         requests=_request_options(args),
     )
     console = _json_console(args, console)
-    return _print_json(args, run_suite(request, console=console))
+    run = run_suite(request, console=console)
+    _require_judgments(run, args.allow_unscored_judge)
+    return _print_json(args, run)
+
+
+def _require_judgments(run, allowed: bool) -> None:
+    """A judged run in which not one judgment worked fails (its judge metrics say nothing), unless
+    --allow-unscored-judge; the run directory is kept either way."""
+    from judges.summary import all_unscored
+
+    what = all_unscored(run.judgments())
+    if what and not allowed:
+        raise HarnessError(f"every judgment of {run.path} is unscored ({what}); the run directory is kept: fix the "
+                           "judge and run `harness rescore RUN --scorer NAME --judge ...`, or pass --allow-unscored-judge "
+                           "to accept a run without judge scores")
 
 
 def _add_json_flag(p, what: str = "run_dir, summary") -> None:
@@ -721,7 +739,8 @@ def _limits(items: list[str]) -> dict[str, int]:
 def _refuse_flags_with_resume(args) -> None:
     """--resume re-runs the recorded invocation exactly; a flag that would be ignored is refused."""
     defaults = vars(build_parser().parse_args(["run"]))
-    given = [k for k, v in vars(args).items() if k not in ("command", "resume", "verbose", "quiet", "json", "include") and v != defaults.get(k)]
+    given = [k for k, v in vars(args).items() if k not in ("command", "resume", "verbose", "quiet", "json", "include", "allow_unscored_judge")
+             and v != defaults.get(k)]
     if given:
         flags = ", ".join("--" + k.replace("_", "-").removesuffix("s") if k == "tasks" else "--" + k.replace("_", "-")
                           for k in given)
@@ -771,23 +790,50 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog="exit codes: 0 done / gate passed, 1 gate found a regression, 2 bad input, "
                                             "3 internal error, 130 interrupted")
     parser.add_argument("--version", action="version", version=f"sft-harness {__version__}")
-    parser.add_argument("--verbose", action="store_true", help="print the traceback of an internal error")
-    parser.add_argument("--quiet", action="store_true", help="print only errors (and --json output)")
-    parser.add_argument("--include", action="append", default=[], metavar="PATH",
-                        help="a folder of extensions: suites/*.yaml, scorers/*.py, judges/configs/*.yaml, "
-                             "judges/templates/*.md, trainers/*.py (repeatable; also $SFT_HARNESS_INCLUDE)")
+    _add_global_flags(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True)
     for add, _ in COMMANDS.values():
         add(sub)
     _with_examples(sub)
+    for p in _subcommand_parsers(parser):  # `harness run ... --quiet` as well as `harness --quiet run ...`
+        _add_global_flags(p, top=False)
     return parser
+
+
+def _add_global_flags(p, top: bool) -> None:
+    """--verbose, --quiet, --include: before the subcommand (top) or anywhere after it. A subcommand's
+    copies default to nothing (argparse.SUPPRESS), so they never undo what was given before it; its
+    --include folders land in `include_after`, added to the others by main."""
+    keep = {} if top else {"default": argparse.SUPPRESS}
+    p.add_argument("--verbose", action="store_true", help="print the traceback of an internal error", **keep)
+    p.add_argument("--quiet", action="store_true", help="print only errors (and --json output)", **keep)
+    p.add_argument("--include", action="append", metavar="PATH", dest="include" if top else "include_after",
+                   default=[] if top else argparse.SUPPRESS,
+                   help="a folder of extensions: suites/*.yaml, scorers/*.py, judges/configs/*.yaml, "
+                        "judges/templates/*.md, trainers/*.py (repeatable; also $SFT_HARNESS_INCLUDE)")
+
+
+def _subcommand_parsers(parser) -> list:
+    """Every subcommand's parser, nested ones (`baseline save`, `data check`) included."""
+    out = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for p in dict.fromkeys(action.choices.values()):  # aliases map to the same parser
+                out += [p, *_subcommand_parsers(p)]
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    args.include = list(args.include) + list(vars(args).pop("include_after", []))
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     _quiet_libraries()
     _show_harness_warnings()
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     console = Console(quiet=args.quiet)
     if not console.is_terminal:  # logs and CI: wide enough that metric names are not cut
         console = Console(width=160, quiet=args.quiet)

@@ -127,11 +127,14 @@ def test_the_degraded_adapter_fails_the_gate_on_perplexity(harness_cli, runs, tm
     assert "Gate failed: 1 of 1 metrics" in summary and "| ❌ | ppl/perplexity ↓ |" in summary
 
 
-def test_the_gate_writes_its_reports_into_the_run_directory_by_default(harness_cli, runs):
-    code, out, _ = harness_cli("gate", runs["again"], "--baseline", runs["baseline"], "--policy", runs["policy"])
+def test_the_gate_writes_its_reports_into_the_run_directory_by_default(harness_cli, runs, tmp_path):
+    run = tmp_path / "again"  # a private copy: the module's shared runs stay as the other tests expect them
+    shutil.copytree(runs["again"], run)
+    assert not (run / "gate-junit.xml").exists() and not (run / "gate-summary.md").exists()
+    code, out, _ = harness_cli("gate", run, "--baseline", runs["baseline"], "--policy", runs["policy"])
     assert code == 0
-    assert ET.parse(runs["again"] / "gate-junit.xml").getroot().tag == "testsuites"
-    assert (runs["again"] / "gate-summary.md").read_text().startswith("## ✅ Gate passed")
+    assert ET.parse(run / "gate-junit.xml").getroot().tag == "testsuites"
+    assert (run / "gate-summary.md").read_text().startswith("## ✅ Gate passed")
 
 
 def test_the_default_lab1_policy_fails_the_metrics_a_ppl_only_run_lacks(harness_cli, runs, tmp_path):

@@ -38,6 +38,8 @@ def rescore(source: str | Path, *, tasks: list[str] | None = None, scorers: list
         raise HarnessError("--out names the new baseline file when rescoring a baseline file; a run directory is "
                            "rescored into a new run directory under --runs-dir")
     config = old.config()
+    if judge is not None:
+        judge.check_reachable()
     for folder in (config.get("invocation") or {}).get("includes", []):  # the run's --include folders
         include(folder, f"{path}: config.json includes")
     suite = _suite_for(config, path)
