@@ -52,7 +52,7 @@ def _add_run(sub) -> None:
 
 def _add_load_flags(p) -> None:
     g = p.add_argument_group("model loading (transformers from_pretrained)")
-    g.add_argument("--dtype", metavar="NAME", help="auto (default: bf16 on a GPU that supports it, else fp32), bfloat16, float16, float32")
+    g.add_argument("--dtype", metavar="NAME", help="auto (default: bf16 on a GPU that supports it, else fp32), bf16/bfloat16, fp16/float16, fp32/float32")
     g.add_argument("--device-map", metavar="MAP", help="e.g. auto (spread over the GPUs and CPU), cpu, cuda:0; default: all on one device")
     g.add_argument("--attn-implementation", metavar="NAME", help="e.g. sdpa, eager, flash_attention_2; default: the library's choice")
     g.add_argument("--revision", metavar="REV", help="branch, tag or commit of the hub repo --ckpt names (default: main); the commit is recorded")
@@ -637,7 +637,8 @@ def _add_merge(sub) -> None:
     p.add_argument("--ckpt", required=True, help="the adapter directory")
     p.add_argument("--out", required=True, help="new (or empty) directory for the merged model")
     p.add_argument("--base", help="the unquantized base (overrides adapter_config.json)")
-    p.add_argument("--dtype", default="bf16", help="bf16 (default), fp16 or fp32")
+    p.add_argument("--dtype", default="bf16", help="bf16 (default), fp16 or fp32; also spelled bfloat16, float16, "
+                   "float32, as `harness run --dtype` takes them")
     p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the checkpoint (off by default)")
 
 

@@ -9,6 +9,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO, load_json, only_run_dir
 
 
@@ -159,3 +161,42 @@ def test_quiet_prints_nothing_but_errors(harness_cli, tiny_model, tmp_path):
     assert code == 0 and out == "", out
     code, out, err = harness_cli("--quiet", "run", "--ckpt", tiny_model, "--limit", "x")
     assert code == 2 and "--limit x" in err
+
+
+def test_global_flags_are_taken_after_the_subcommand_too(harness_cli, tiny_model, tmp_path, monkeypatch):
+    code, out, err = harness_cli("run", "--ckpt", tiny_model, "--task", "ppl", "--limit", "1", "--runs-dir", tmp_path / "a",
+                                 "--quiet")
+    assert code == 0 and out == "", out
+    # --verbose after the subcommand: an internal error prints its traceback
+    import harness.app.run
+
+    monkeypatch.setattr(harness.app.run, "run_suite", _crash)
+    code, _, err = harness_cli("run", "--ckpt", "anything", "--runs-dir", tmp_path, "--verbose")
+    assert code == 3 and "Traceback (most recent call last)" in err
+
+
+def test_global_flags_before_and_after_the_subcommand_add_up():
+    from harness.cli import parse_args
+
+    args = parse_args(["--include", "x", "baseline", "save", "RUN", "--out", "o.json", "--include", "y"])
+    assert args.include == ["x", "y"] and not args.quiet and not args.verbose
+    args = parse_args(["--quiet", "data", "check", "f.jsonl", "--verbose"])
+    assert args.quiet and args.verbose
+
+
+@pytest.mark.parametrize("spelling, stored", [("bf16", "bfloat16"), ("bfloat16", "bfloat16"), ("fp32", "float32"),
+                                               ("float32", "float32"), ("half", "float16")])
+def test_run_takes_every_dtype_spelling_merge_takes(spelling, stored):
+    from harness.app.merge import DTYPES as MERGE
+    from harness.models.model_loading import LoadOptions
+
+    assert spelling in MERGE and MERGE[spelling] == stored
+    assert LoadOptions.parse({"dtype": spelling}).dtype == stored
+
+
+def test_merge_takes_the_long_dtype_spelling(harness_cli, tiny_adapter, tmp_path):
+    code, _, err = harness_cli("merge", "--ckpt", tiny_adapter, "--out", tmp_path / "m", "--dtype", "float32")
+    assert code == 0, err
+    assert load_json(tmp_path / "m" / "merged_from.json")["dtype"] == "fp32"
+    code, _, err = harness_cli("merge", "--ckpt", tiny_adapter, "--out", tmp_path / "n", "--dtype", "int3")
+    assert code == 2 and "--dtype 'int3': choose one of bfloat16, bf16, float16, fp16, half, float32, fp32, float" in err

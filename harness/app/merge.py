@@ -17,9 +17,11 @@ import time
 from pathlib import Path
 
 from harness.models.checkpoint import resolve_checkpoint, weights_hash
+from harness.models.model_loading import DTYPES as LOAD_DTYPES
 from harness.errors import HarnessError
 
-DTYPES = ("bf16", "fp16", "fp32")
+# the spellings `harness run --dtype` takes (bf16 and bfloat16, ...), less "auto": a merge names its dtype
+DTYPES = {k: v for k, v in LOAD_DTYPES.items() if v != "auto"}
 
 
 def quantization_of(model: str) -> str | None:
@@ -45,6 +47,7 @@ def merge_adapter(ckpt_spec: str, out: str, *, base: str | None = None, dtype: s
 
     if dtype not in DTYPES:
         raise HarnessError(f"--dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
+    dtype = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}[DTYPES[dtype]]  # one name in the record
     out_dir = Path(out)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise HarnessError(f"--out {out_dir}: the directory is not empty; give a new or empty directory")
@@ -57,7 +60,7 @@ def merge_adapter(ckpt_spec: str, out: str, *, base: str | None = None, dtype: s
             f"the base {ckpt.model} is quantized ({quant}); merging into quantized weights loses the adapter's update. "
             "Pass the unquantized base model with --base (e.g. Qwen/Qwen3-1.7B)"
         )
-    torch_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
+    torch_dtype = getattr(torch, DTYPES[dtype])
     if console:
         console.print(f"Merging {ckpt.adapter} into {ckpt.model} ({dtype}, unquantized)")
     try:
