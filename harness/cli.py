@@ -167,8 +167,8 @@ def _require_judgments(run, allowed: bool) -> None:
     what = all_unscored(run.judgments())
     if what and not allowed:
         raise HarnessError(f"every judgment of {run.path} is unscored ({what}); the run directory is kept: fix the "
-                           "judge and run `harness rescore RUN --scorer NAME --judge ...`, or pass --allow-unscored-judge "
-                           "to accept a run without judge scores")
+                           f"judge and finish with `harness run --resume {run.path}` (it judges only what failed), or "
+                           "pass --allow-unscored-judge to accept a run without judge scores")
 
 
 def _add_json_flag(p, what: str = "run_dir, summary") -> None:
