@@ -533,7 +533,12 @@ def cmd_baseline(args, console: Console) -> int:
 
 
 def _add_gate(sub) -> None:
-    p = sub.add_parser("gate", help="check a run against a policy and a baseline; exit 0 pass, 1 regression, 2 usage")
+    p = sub.add_parser("gate", help="check a run against a policy and a baseline; exit 0 pass, 1 regression, 2 usage, 3 internal error",
+                       description="Check a run against a policy and a baseline. Metrics of tasks the run did not\n"
+                                   "run (--task) are not gated; the output lists them.\n\n"
+                                   "exit codes: 0 every gated metric passed, 1 a regression (or a metric missing from\n"
+                                   "a task that ran), 2 usage error (bad policy or baseline, runs not comparable),\n"
+                                   "3 internal error (a bug; not a verdict on the model)")
     p.add_argument("run", help="the run to gate: a run directory (or a baseline file)")
     p.add_argument("--baseline", help="baseline file from `harness baseline save` (or a run directory)")
     p.add_argument("--policy", help="gate policy YAML (default: the suite's own, suites/policies/<suite>.yaml)")
