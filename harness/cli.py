@@ -34,7 +34,8 @@ def _add_run(sub) -> None:
                    help="generation setting for every task, e.g. --gen temperature=0.7 --gen max_new_tokens=64")
     p.add_argument("--batch-size", type=int, default=8, help="prompts generated together (default: 8); batches are fixed, so greedy answers repeat")
     p.add_argument("--limit", action="append", default=[], metavar="[TASK=]N",
-                   help="at most N samples per task (TASK=N: for that task only), spread evenly over each file")
+                   help="at most N samples per task, or a fraction 0 < N < 1 of each task's samples (rounded up, as "
+                        "lm-eval's --limit); TASK=N for that task only; spread evenly over each file")
     p.add_argument("--runs-dir", default="runs", help="where run directories are created (default: runs)")
     _add_json_flag(p)
     p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run without redoing finished samples "
@@ -731,14 +732,23 @@ def _show_harness_warnings() -> None:
     warnings.showwarning = show
 
 
-def _limits(items: list[str]) -> dict[str, int]:
-    """--limit N / --limit TASK=N -> {"*": N, TASK: N}."""
-    out = {}
+def _limits(items: list[str]) -> dict[str, int | float]:
+    """--limit N / --limit TASK=N -> {"*": N, TASK: N}; N a whole number >= 1 (samples) or a
+    fraction 0 < N < 1 of each task's samples (as lm-eval's --limit)."""
+    out: dict[str, int | float] = {}
     for item in items:
         task, _, n = item.rpartition("=")
-        if not n.isdigit() or int(n) < 1:
-            raise HarnessError(f"--limit {item}: give a whole number >= 1, or TASK=N (e.g. --limit 5 or --limit safety=10)")
-        out[task or "*"] = int(n)
+        try:
+            value = float(n)
+        except ValueError:
+            value = 0.0
+        if n.isdigit() and int(n) >= 1:
+            out[task or "*"] = int(n)
+        elif 0 < value < 1:
+            out[task or "*"] = value
+        else:
+            raise HarnessError(f"--limit {item}: give a whole number >= 1 (samples per task), a fraction between 0 and 1 "
+                               "(of each task's samples), or TASK=N (e.g. --limit 5, --limit 0.1 or --limit safety=10)")
     return out
 
 

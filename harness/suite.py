@@ -152,14 +152,18 @@ def spread(samples: list[dict], k: int | None) -> list[dict]:
     return [samples[math.floor(i * step)] for i in range(k)]
 
 
-def apply_limit(suite: "Suite", limit: dict[str, int]) -> None:
-    """--limit: at most N samples per task ("*": every task), spread evenly over each file."""
+def apply_limit(suite: "Suite", limit: dict[str, int | float]) -> None:
+    """--limit: at most N samples per task ("*": every task), spread evenly over each file; a
+    fraction 0 < N < 1 keeps that share of each task's samples, rounded up (lm-eval's --limit)."""
     unknown = sorted(set(limit) - set(suite.tasks) - {"*"})
     if unknown:
         raise HarnessError(f"--limit {unknown[0]}=...: no task '{unknown[0]}' in suite {suite.name} "
                            f"(tasks: {', '.join(suite.tasks)})")
     for name, task in suite.tasks.items():
-        task.samples = spread(task.samples, limit.get(name, limit.get("*")))
+        n = limit.get(name, limit.get("*"))
+        if isinstance(n, float) and 0 < n < 1:
+            n = math.ceil(len(task.samples) * n)
+        task.samples = spread(task.samples, n)
 
 
 def load_suite(

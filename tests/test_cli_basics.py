@@ -63,11 +63,25 @@ def test_limit_caps_every_task_and_one_task(harness_cli, tiny_model, tmp_path):
     assert load_json(run / "summary.json")["metrics"]["ppl/perplexity"]["ckpt"]["n"] == 2
 
 
+def test_a_fractional_limit_keeps_that_share_of_each_task(harness_cli, tiny_model, tmp_path):
+    """lm-eval's --limit 0.5: half of each task's samples, rounded up (format: 19 -> 10, ppl: 24 -> 12)."""
+    code, _, err = harness_cli("run", "--ckpt", tiny_model, "--task", "format", "--task", "ppl", "--limit", "0.5",
+                               "--limit", "ppl=0.25", "--gen", "max_new_tokens=2", "--runs-dir", tmp_path)
+    assert code == 0, err
+    run = only_run_dir(tmp_path)
+    rows = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
+    assert sum(r["task"] == "format" for r in rows) == 10 and sum(r["task"] == "ppl" for r in rows) == 6
+    assert load_json(run / "config.json")["invocation"]["limit"] == {"*": 0.5, "ppl": 0.25}
+
+
 def test_a_bad_limit_is_one_line(harness_cli, tiny_model, tmp_path):
     code, _, err = harness_cli("run", "--ckpt", tiny_model, "--limit", "nope=3", "--runs-dir", tmp_path)
     assert code == 2 and "no task 'nope'" in err
     code, _, err = harness_cli("run", "--ckpt", tiny_model, "--limit", "x", "--runs-dir", tmp_path)
     assert code == 2 and "--limit x: give a whole number" in err
+    for bad in ("1.5", "0", "-0.5", "0.0"):
+        code, _, err = harness_cli("run", "--ckpt", tiny_model, "--limit", bad, "--runs-dir", tmp_path)
+        assert code == 2 and f"--limit {bad}: give a whole number >= 1" in err and "a fraction between 0 and 1" in err
     assert not any(tmp_path.iterdir())  # nothing written
 
 
