@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -715,6 +716,14 @@ def _quiet_libraries() -> None:
     hf_logging.disable_progress_bar()
     if not os.environ.get("TRANSFORMERS_VERBOSITY"):  # the user's choice wins (e.g. =info to debug a load)
         hf_logging.set_verbosity_error()
+    # bitsandbytes, on a CPU with AVX512-BF16, tries at import to fetch an optional faster 4-bit
+    # kernel from the Hugging Face hub ("kernels" package) and logs a warning on every command when
+    # it cannot; its own CPU kernel is used instead, which is all a CPU run needs.
+    logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(_drop_optional_kernel_notice)
+
+
+def _drop_optional_kernel_notice(record: logging.LogRecord) -> bool:
+    return "gemm_4bit_forward from kernels-community" not in record.getMessage()
 
 
 def _show_harness_warnings() -> None:

@@ -146,6 +146,37 @@ def test_unknown_config_key_names_the_valid_ones(harness_cli, tiny_model, tmp_pa
     assert code == 2 and "unknown config key 'learning_rte'" in err and "learning_rate" in err
 
 
+def test_every_error_of_a_config_file_is_reported_in_one_pass(harness_cli, tiny_model, tmp_path):
+    """Two misspelled keys, a bad value in a section and a bad passed-through value: all four in
+    one run's one error line, each with its file:line (not one per attempt)."""
+    path = write_config(tmp_path, tiny_model, learning_rte=1e-4, warmup_ratoi=0.1, max_grad_norm="big")
+    text = open(path).read().replace("r: 4", "r: four")
+    open(path, "w").write(text)
+    code, _, err = harness_cli("train", "--config", path)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    line = " ".join(err.split())
+    assert "4 errors in the training config:" in line
+    assert "unknown config key 'learning_rte'" in line and "unknown config key 'warmup_ratoi'" in line
+    assert "lora.r:" in line and "'four'" in line and "max_grad_norm (TRL SFTConfig field" in line
+    assert line.count(f"{path}:") == 4
+
+
+def test_bitsandbytes_optional_kernel_notice_is_silenced_at_its_logger(caplog):
+    """bitsandbytes logs, on every import on a CPU with AVX512-BF16, that it could not fetch an
+    optional kernel from the hub; the CLI drops that one message (its own CPU kernel is used)."""
+    import logging
+
+    from harness.cli import _quiet_libraries
+
+    _quiet_libraries()
+    bnb = logging.getLogger("bitsandbytes.backends.cpu.ops")
+    with caplog.at_level(logging.WARNING):
+        bnb.warning("Failed to load CPU gemm_4bit_forward from kernels-community: %s. Please make sure you already "
+                    "`pip install kernels` and the kernels >= 0.11.1", "no network")
+        bnb.warning("another bitsandbytes warning")
+    assert [r.getMessage() for r in caplog.records] == ["another bitsandbytes warning"]
+
+
 def test_unknown_override_key(harness_cli, tiny_model, tmp_path):
     code, _, err = harness_cli("train", "--config", write_config(tmp_path, tiny_model), "--set", "lora.rank=8")
     assert code == 2 and "lora.rank" in err and "r, alpha" in err
