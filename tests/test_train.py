@@ -221,6 +221,18 @@ def test_checkpoints_carry_the_models_own_chat_template_and_a_portable_base(trai
     assert cfg["revision"] is None
 
 
+def test_the_adapters_model_card_names_its_base_and_its_evaluation(trained, tiny_model):
+    card = (trained / "final" / "README.md").read_text()
+    base = str(tiny_model.resolve())
+    assert f"base_model: {base}" in card and f"fine-tuned from **{base}**" in card
+    assert "[None]" not in card and "More Information Needed" not in card
+    final = [json.loads(x) for x in (trained / "scores.jsonl").read_text().splitlines()][-1]
+    ppl = final["metrics"]["ppl/perplexity"]
+    row = next(line for line in card.splitlines() if line.startswith("| ppl/perplexity |"))
+    assert f"| {ppl['base']:.4g} | {ppl['ckpt']:.4g} | {ppl['delta']:+.4g} [" in row and row.endswith(f"| {ppl['n']} |")
+    assert "report.md" in card
+
+
 def test_passed_through_and_current_names_reach_trl(trained):
     args = load_json(trained / "sft_config.json")  # what SFTConfig really got
     assert args["max_grad_norm"] == 0.5
