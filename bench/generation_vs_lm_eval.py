@@ -27,7 +27,7 @@ import torch
 
 from harness.models.backends.hf import HFBackend
 from harness.models.checkpoint import resolve_checkpoint
-from harness.app.run import pending_work
+from harness.generate import pending_work
 from harness.suite import load_suite, sample_messages
 
 

@@ -50,6 +50,8 @@ def _add_run(sub) -> None:
     p.add_argument("--allow-unscored-judge", action="store_true",
                    help="exit 0 even when every judgment failed (judge down, unparseable replies); by default such a "
                         "run exits 2 (its run directory is kept)")
+    p.add_argument("--report-to", action="append", default=[], choices=["mlflow", "wandb", "tensorboard"],
+                   help="also send the run's metrics (with CIs) and a samples table to this tracker (repeatable; docs/view.md)")
 
 
 def _add_load_flags(p) -> None:
@@ -139,10 +141,13 @@ def cmd_run(args, console: Console) -> int:
 
     if args.resume:
         _refuse_flags_with_resume(args)
+        _require_trackers(args)
         console = _json_console(args, console)
         run = run_suite(RunRequest(suite=args.suite, ckpt=""), resume=args.resume, console=console)
+        _report_to(args, run, console)
         _require_judgments(run, args.allow_unscored_judge)
         return _print_json(args, run)
+    _require_trackers(args)
     if not args.ckpt:
         raise HarnessError("harness run needs --ckpt (or --resume RUN_DIR); e.g. --ckpt smollm2-135m-instruct")
     if args.batch_size < 1:
@@ -157,6 +162,7 @@ def cmd_run(args, console: Console) -> int:
     )
     console = _json_console(args, console)
     run = run_suite(request, console=console)
+    _report_to(args, run, console)
     _require_judgments(run, args.allow_unscored_judge)
     return _print_json(args, run)
 
@@ -171,6 +177,19 @@ def _require_judgments(run, allowed: bool) -> None:
         raise HarnessError(f"every judgment of {run.path} is unscored ({what}); the run directory is kept: fix the "
                            f"judge and finish with `harness run --resume {run.path}` (it judges only what failed), or "
                            "pass --allow-unscored-judge to accept a run without judge scores")
+
+
+def _require_trackers(args) -> None:
+    if args.report_to:
+        from harness.view.trackers import require
+
+        require(args.report_to)
+
+
+def _report_to(args, run, console: Console) -> None:
+    from harness.app.view import report_run
+
+    report_run(run.path, list(dict.fromkeys(args.report_to)), console)
 
 
 def _add_json_flag(p, what: str = "run_dir, summary") -> None:
@@ -518,6 +537,28 @@ def cmd_compare(args, console: Console) -> int:
     return 0
 
 
+def _add_view(sub) -> None:
+    p = sub.add_parser("view", help="look at runs, comparisons, training, sweeps and lab reports in a browser (read-only)")
+    p.add_argument("dirs", nargs="*", default=["runs"], metavar="DIR",
+                   help="folders holding run directories, training directories, sweeps, lab reports (default: runs)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8765, help="port to listen on (default: 8765)")
+    p.add_argument("--allow-remote", action="store_true", help="needed with a --host other than this machine's own")
+    p.add_argument("--export", metavar="FILE.html",
+                   help="write one self-contained page instead: of a run (one DIR) or a comparison (two DIRs, A B)")
+    p.add_argument("--role", choices=ROLES, default="ckpt", help="with --export of two runs: which model is compared (default: ckpt)")
+
+
+def cmd_view(args, console: Console) -> int:
+    from harness.app.view import export_view, serve_view
+
+    if args.export:
+        export_view(args.dirs, args.export, role=args.role, console=console)
+        return 0
+    serve_view(args.dirs, host=args.host, port=args.port, allow_remote=args.allow_remote, console=console)
+    return 0
+
+
 def _add_baseline(sub) -> None:
     p = sub.add_parser("baseline", help="baseline files: a finished run in one JSON file, to gate later runs against")
     actions = p.add_subparsers(dest="baseline_command", required=True)
@@ -691,6 +732,7 @@ COMMANDS = {
     "score": (_add_score, cmd_score),
     "rescore": (_add_rescore, cmd_rescore),
     "compare": (_add_compare, cmd_compare),
+    "view": (_add_view, cmd_view),
     "baseline": (_add_baseline, cmd_baseline),
     "gate": (_add_gate, cmd_gate),
     "train": (_add_train, cmd_train),
@@ -764,7 +806,8 @@ def _limits(items: list[str]) -> dict[str, int | float]:
 def _refuse_flags_with_resume(args) -> None:
     """--resume re-runs the recorded invocation exactly; a flag that would be ignored is refused."""
     defaults = vars(build_parser().parse_args(["run"]))
-    given = [k for k, v in vars(args).items() if k not in ("command", "resume", "verbose", "quiet", "json", "include", "allow_unscored_judge")
+    given = [k for k, v in vars(args).items()
+             if k not in ("command", "resume", "verbose", "quiet", "json", "include", "report_to", "allow_unscored_judge")
              and v != defaults.get(k)]
     if given:
         flags = ", ".join("--" + k.replace("_", "-").removesuffix("s") if k == "tasks" else "--" + k.replace("_", "-")
@@ -781,6 +824,8 @@ EXAMPLES = {
     "score": "harness score --suite lab1 --task safety --responses answers.jsonl",
     "rescore": "harness rescore runs/<run-dir>",
     "compare": "harness compare runs/A runs/B --max-flips 5",
+    "view": "harness view runs/ out/    # then open http://127.0.0.1:8765/\n"
+            "harness view runs/A runs/B --export compare.html",
     "baseline": "harness baseline save runs/A --out baselines/lab1.json",
     "gate": "harness gate runs/B --baseline baselines/lab1.json --policy suites/policies/lab1.yaml",
     "train": "harness train --config configs/lab1-qlora.yaml --set learning_rate=2e-4 --set lora.r=8",

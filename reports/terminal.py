@@ -45,3 +45,15 @@ def print_judge(summary: dict, console: Console) -> None:
         console.print(f"[yellow]judge trouble in {task}: {s['judge_errors']} judge errors, {s['parse_failures']} "
                       f"parse failures of {s['judgments']} judgments (unscored; see report.md)"
                       f"{f'; by kind: {kinds}' if kinds else ''}[/yellow]")
+
+
+def print_run(summary: dict, run_path, console: Console) -> None:
+    """The end of a run in the terminal: the metric table, the judge's part, the thinking warning
+    and where the files are."""
+    from harness.thinking import thinking_warning
+
+    print_summary(summary, console)
+    print_judge(summary, console)
+    if warning := thinking_warning(summary):
+        console.print(f"[yellow]{warning}[/yellow]", highlight=False)
+    console.print(f"Run directory: [bold]{run_path}[/bold]  (report.md, summary.json, samples.jsonl, scores.jsonl)")

@@ -15,7 +15,9 @@ from harness.models.backends.base import Generation
 from harness.models.checkpoint import Checkpoint
 from harness.models.openai_client import EndpointSettings
 from harness.rundir import RunDir
-from harness.app.run import RunRequest, answer_record, build_config, finish
+from harness.app.run import RunRequest, finish
+from harness.generate import answer_record
+from harness.run_config import build_config
 from harness.scoring import ScoringContext, score_run
 from harness.suite import load_suite
 from judges.options import JudgeOptions

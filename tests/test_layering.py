@@ -3,6 +3,7 @@
 - `harness.app.*` and the CLI (`harness.cli`, `harness.__main__`) are the use cases: they may import
   everything;
 - `harness.serve.*` (the OpenAI-compatible server) imports the core only;
+- `harness.view.*` (the result viewer, `harness view`) imports the core only, and only use cases import it;
 - the core (every other module under `harness/`: the top-level modules, `models/`, `results/`,
   `lab/`, `io/`) imports no use case, no server, and none of `reports`, `judges`, `trainers`,
   `datapipe`, `suites`;
@@ -22,12 +23,13 @@ PACKAGES = ("harness", "suites", "judges", "trainers", "datapipe", "reports")
 ALLOWED = {
     "core": {"core"},
     "serve": {"core"},
+    "view": {"core"},
     "suites": {"core"},
     "judges": {"core", "serve"},  # local:MODEL judges start `harness serve` in-process
     "trainers": {"core", "datapipe"},  # training data comes from the data pipeline's output
     "datapipe": {"core"},
     "reports": {"core"},
-    "use case": {"core", "serve", "suites", "judges", "trainers", "datapipe", "reports", "use case"},
+    "use case": {"core", "serve", "view", "suites", "judges", "trainers", "datapipe", "reports", "use case"},
 }
 
 
@@ -40,8 +42,8 @@ def layer_of(module: str) -> str | None:
     room = parts[1] if len(parts) > 1 else ""
     if room in {"app", "cli", "__main__"}:
         return "use case"
-    if room == "serve":
-        return "serve"
+    if room in {"serve", "view"}:
+        return room
     return "core"
 
 
@@ -152,6 +154,23 @@ def test_the_check_sees_a_broken_import():
         ]
     finally:
         bad.unlink()
+
+
+def test_the_viewer_is_its_own_layer():
+    """The core never imports the viewer; the viewer imports the core, never a use case or a report."""
+    bad = REPO / "harness" / "view" / "_layering_probe.py"
+    core = REPO / "harness" / "results" / "_layering_probe.py"
+    bad.write_text("from harness.app import run\nfrom reports.markdown import render_report\nfrom harness.records import SampleRecord\n")
+    core.write_text("from harness.view import pages\n")
+    try:
+        assert violations() == [
+            "harness/results/_layering_probe.py:1: harness.results._layering_probe (core) imports harness.view.pages (view)",
+            "harness/view/_layering_probe.py:1: harness.view._layering_probe (view) imports harness.app.run (use case)",
+            "harness/view/_layering_probe.py:2: harness.view._layering_probe (view) imports reports.markdown (reports)",
+        ]
+    finally:
+        bad.unlink()
+        core.unlink()
 
 
 def test_architecture_doc_names_every_room():

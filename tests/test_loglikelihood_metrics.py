@@ -8,7 +8,7 @@ import pytest
 
 from harness.metrics import summarize
 from harness.records import SampleRecord
-from harness.app.run import pending_work
+from harness.generate import pending_work
 from harness.scoring import score_one
 from harness.suite import load_suite
 

@@ -21,7 +21,10 @@ from rich.console import Console
 from harness.models.checkpoint import Checkpoint, weights_hash
 from harness.io.jsonl import JsonlAppender, iter_complete_rows
 from harness.rundir import RunDir
-from harness.app.run import RunRequest, build_config, execute, finish, pending_work
+from harness.app.run import RunRequest, finish
+from harness.generate import execute, model_names, pending_work
+from harness.run_config import build_config
+from reports.progress import progress_for
 from harness.scoring import score_run
 from harness.suite import Suite, load_suite, spread
 
@@ -77,8 +80,8 @@ class Rescorer:
                 out.write(score_record.to_dict())
         # During training only the one-line headline is printed; the full run shows its table.
         quiet = self.console if full else Console(quiet=True)
-        execute(suite, backend, pending_work(suite, ["ckpt"], [], self.batch_size), run, console=quiet,
-                model_names={"base": ckpt.model, "ckpt": ckpt.adapter or ckpt.model})
+        execute(suite, backend, pending_work(suite, ["ckpt"], [], self.batch_size), run, progress=progress_for(quiet),
+                model_names=model_names(ckpt))
         score_run(run, suite)
         summary = finish(run, suite, ["base", "ckpt"], console=self.console if full else quiet)
         line = {
@@ -110,8 +113,7 @@ class Rescorer:
         todo = pending_work(suite, ["base"], run.records(), self.batch_size)
         if todo:
             self.console.print(f"[dim]scoring the base model once ({profile} profile)...[/dim]")
-            execute(suite, backend, todo, run, console=self.console,
-                    model_names={"base": ckpt.model, "ckpt": ckpt.adapter or ckpt.model})
+            execute(suite, backend, todo, run, progress=progress_for(self.console), model_names=model_names(ckpt))
         score_run(run, suite)
         wanted = {(t.name, s["id"]) for t in suite.tasks.values() for s in t.samples}
         return ([r for r in run.records() if (r.task, r.id) in wanted],

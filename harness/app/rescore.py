@@ -17,9 +17,11 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.errors import HarnessError
+from harness.io.writes import atomic_write_text
 from harness.records import SampleRecord, ScoreRecord
 from harness.rundir import SAMPLES, RunDir
-from harness.app.run import RunRequest, finish, metric_definitions, scoring_context, suite_description
+from harness.app.run import RunRequest, finish, scoring_context
+from harness.run_config import metric_definitions, suite_description
 from harness.scoring import score_run
 from harness.io.includes import include
 from harness.suite import Suite, apply_limit, load_suite
@@ -144,5 +146,5 @@ def _rescore_baseline(path: Path, tasks, scorers, judge, out: str | None, consol
     doc["source_run"] = str(path)
     doc["rescored_from"] = {"baseline": str(path)}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write_text(out, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     return Path(out)

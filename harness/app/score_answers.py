@@ -22,7 +22,8 @@ from harness.io.jsonl import read_jsonl
 from harness.app.label_agreement import check_human_labels
 from harness.records import SampleRecord
 from harness.rundir import RunDir, package_versions
-from harness.app.run import finish, metric_definitions, suite_description
+from harness.app.run import finish
+from harness.run_config import metric_definitions, suite_description
 from harness.scoring import score_run
 from harness.suite import Task, load_suite, sample_prompt
 from harness.text import split_thinking
