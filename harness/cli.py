@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -34,7 +35,8 @@ def _add_run(sub) -> None:
                    help="generation setting for every task, e.g. --gen temperature=0.7 --gen max_new_tokens=64")
     p.add_argument("--batch-size", type=int, default=8, help="prompts generated together (default: 8); batches are fixed, so greedy answers repeat")
     p.add_argument("--limit", action="append", default=[], metavar="[TASK=]N",
-                   help="at most N samples per task (TASK=N: for that task only), spread evenly over each file")
+                   help="at most N samples per task, or a fraction 0 < N < 1 of each task's samples (rounded up, as "
+                        "lm-eval's --limit); TASK=N for that task only; spread evenly over each file")
     p.add_argument("--runs-dir", default="runs", help="where run directories are created (default: runs)")
     _add_json_flag(p)
     p.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run without redoing finished samples "
@@ -45,13 +47,16 @@ def _add_run(sub) -> None:
     _add_load_flags(p)
     _add_request_flags(p)
     _add_judge_flags(p)
+    p.add_argument("--allow-unscored-judge", action="store_true",
+                   help="exit 0 even when every judgment failed (judge down, unparseable replies); by default such a "
+                        "run exits 2 (its run directory is kept)")
     p.add_argument("--report-to", action="append", default=[], choices=["mlflow", "wandb", "tensorboard"],
                    help="also send the run's metrics (with CIs) and a samples table to this tracker (repeatable; docs/view.md)")
 
 
 def _add_load_flags(p) -> None:
     g = p.add_argument_group("model loading (transformers from_pretrained)")
-    g.add_argument("--dtype", metavar="NAME", help="auto (default: bf16 on a GPU that supports it, else fp32), bfloat16, float16, float32")
+    g.add_argument("--dtype", metavar="NAME", help="auto (default: bf16 on a GPU that supports it, else fp32), bf16/bfloat16, fp16/float16, fp32/float32")
     g.add_argument("--device-map", metavar="MAP", help="e.g. auto (spread over the GPUs and CPU), cpu, cuda:0; default: all on one device")
     g.add_argument("--attn-implementation", metavar="NAME", help="e.g. sdpa, eager, flash_attention_2; default: the library's choice")
     g.add_argument("--revision", metavar="REV", help="branch, tag or commit of the hub repo --ckpt names (default: main); the commit is recorded")
@@ -110,7 +115,7 @@ def _add_judge_flags(p) -> None:
     g.add_argument("--judge-retries", type=int, default=d.retries,
                    help=f"retries on 408/409/429, 5xx, timeouts, connection errors (default: {d.retries})")
     g.add_argument("--judge-backoff", type=float, default=d.backoff_s,
-                   help=f"first retry wait in seconds, doubling with jitter; a server's Retry-After wins (default: {d.backoff_s:g})")
+                   help=f"first retry wait in seconds, doubling (at most 30 s); a server's Retry-After wins (default: {d.backoff_s:g})")
     g.add_argument("--judge-max-tokens", type=int, default=max_tokens, help=f"judge reply length limit (default: {max_tokens})")
     g.add_argument("--judge-cache", metavar="DIR", help="judge reply cache (default: ~/.cache/sft-harness/judge)")
 
@@ -140,6 +145,7 @@ def cmd_run(args, console: Console) -> int:
         console = _json_console(args, console)
         run = run_suite(RunRequest(suite=args.suite, ckpt=""), resume=args.resume, console=console)
         _report_to(args, run, console)
+        _require_judgments(run, args.allow_unscored_judge)
         return _print_json(args, run)
     _require_trackers(args)
     if not args.ckpt:
@@ -157,7 +163,20 @@ def cmd_run(args, console: Console) -> int:
     console = _json_console(args, console)
     run = run_suite(request, console=console)
     _report_to(args, run, console)
+    _require_judgments(run, args.allow_unscored_judge)
     return _print_json(args, run)
+
+
+def _require_judgments(run, allowed: bool) -> None:
+    """A judged run in which not one judgment worked fails (its judge metrics say nothing), unless
+    --allow-unscored-judge; the run directory is kept either way."""
+    from judges.summary import all_unscored
+
+    what = all_unscored(run.judgments())
+    if what and not allowed:
+        raise HarnessError(f"every judgment of {run.path} is unscored ({what}); the run directory is kept: fix the "
+                           f"judge and finish with `harness run --resume {run.path}` (it judges only what failed), or "
+                           "pass --allow-unscored-judge to accept a run without judge scores")
 
 
 def _require_trackers(args) -> None:
@@ -585,7 +604,12 @@ def cmd_baseline(args, console: Console) -> int:
 
 
 def _add_gate(sub) -> None:
-    p = sub.add_parser("gate", help="check a run against a policy and a baseline; exit 0 pass, 1 regression, 2 usage")
+    p = sub.add_parser("gate", help="check a run against a policy and a baseline; exit 0 pass, 1 regression, 2 usage, 3 internal error",
+                       description="Check a run against a policy and a baseline. Metrics of tasks the run did not\n"
+                                   "run (--task) are not gated; the output lists them.\n\n"
+                                   "exit codes: 0 every gated metric passed, 1 a regression (or a metric missing from\n"
+                                   "a task that ran), 2 usage error (bad policy or baseline, runs not comparable),\n"
+                                   "3 internal error (a bug; not a verdict on the model)")
     p.add_argument("run", help="the run to gate: a run directory (or a baseline file)")
     p.add_argument("--baseline", help="baseline file from `harness baseline save` (or a run directory)")
     p.add_argument("--policy", help="gate policy YAML (default: the suite's own, suites/policies/<suite>.yaml)")
@@ -689,7 +713,8 @@ def _add_merge(sub) -> None:
     p.add_argument("--ckpt", required=True, help="the adapter directory")
     p.add_argument("--out", required=True, help="new (or empty) directory for the merged model")
     p.add_argument("--base", help="the unquantized base (overrides adapter_config.json)")
-    p.add_argument("--dtype", default="bf16", help="bf16 (default), fp16 or fp32")
+    p.add_argument("--dtype", default="bf16", help="bf16 (default), fp16 or fp32; also spelled bfloat16, float16, "
+                   "float32, as `harness run --dtype` takes them")
     p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the checkpoint (off by default)")
 
 
@@ -785,6 +810,14 @@ def _quiet_libraries() -> None:
     hf_logging.disable_progress_bar()
     if not os.environ.get("TRANSFORMERS_VERBOSITY"):  # the user's choice wins (e.g. =info to debug a load)
         hf_logging.set_verbosity_error()
+    # bitsandbytes, on a CPU with AVX512-BF16, tries at import to fetch an optional faster 4-bit
+    # kernel from the Hugging Face hub ("kernels" package) and logs a warning on every command when
+    # it cannot; its own CPU kernel is used instead, which is all a CPU run needs.
+    logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(_drop_optional_kernel_notice)
+
+
+def _drop_optional_kernel_notice(record: logging.LogRecord) -> bool:
+    return "gemm_4bit_forward from kernels-community" not in record.getMessage()
 
 
 def _show_harness_warnings() -> None:
@@ -802,21 +835,32 @@ def _show_harness_warnings() -> None:
     warnings.showwarning = show
 
 
-def _limits(items: list[str]) -> dict[str, int]:
-    """--limit N / --limit TASK=N -> {"*": N, TASK: N}."""
-    out = {}
+def _limits(items: list[str]) -> dict[str, int | float]:
+    """--limit N / --limit TASK=N -> {"*": N, TASK: N}; N a whole number >= 1 (samples) or a
+    fraction 0 < N < 1 of each task's samples (as lm-eval's --limit)."""
+    out: dict[str, int | float] = {}
     for item in items:
         task, _, n = item.rpartition("=")
-        if not n.isdigit() or int(n) < 1:
-            raise HarnessError(f"--limit {item}: give a whole number >= 1, or TASK=N (e.g. --limit 5 or --limit safety=10)")
-        out[task or "*"] = int(n)
+        try:
+            value = float(n)
+        except ValueError:
+            value = 0.0
+        if n.isdigit() and int(n) >= 1:
+            out[task or "*"] = int(n)
+        elif 0 < value < 1:
+            out[task or "*"] = value
+        else:
+            raise HarnessError(f"--limit {item}: give a whole number >= 1 (samples per task), a fraction between 0 and 1 "
+                               "(of each task's samples), or TASK=N (e.g. --limit 5, --limit 0.1 or --limit safety=10)")
     return out
 
 
 def _refuse_flags_with_resume(args) -> None:
     """--resume re-runs the recorded invocation exactly; a flag that would be ignored is refused."""
     defaults = vars(build_parser().parse_args(["run"]))
-    given = [k for k, v in vars(args).items() if k not in ("command", "resume", "verbose", "quiet", "json", "include", "report_to") and v != defaults.get(k)]
+    given = [k for k, v in vars(args).items()
+             if k not in ("command", "resume", "verbose", "quiet", "json", "include", "report_to", "allow_unscored_judge")
+             and v != defaults.get(k)]
     if given:
         flags = ", ".join("--" + k.replace("_", "-").removesuffix("s") if k == "tasks" else "--" + k.replace("_", "-")
                           for k in given)
@@ -870,23 +914,50 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog="exit codes: 0 done / gate passed, 1 gate found a regression, 2 bad input, "
                                             "3 internal error, 130 interrupted")
     parser.add_argument("--version", action="version", version=f"sft-harness {__version__}")
-    parser.add_argument("--verbose", action="store_true", help="print the traceback of an internal error")
-    parser.add_argument("--quiet", action="store_true", help="print only errors (and --json output)")
-    parser.add_argument("--include", action="append", default=[], metavar="PATH",
-                        help="a folder of extensions: suites/*.yaml, scorers/*.py, judges/configs/*.yaml, "
-                             "judges/templates/*.md, trainers/*.py (repeatable; also $SFT_HARNESS_INCLUDE)")
+    _add_global_flags(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True)
     for add, _ in COMMANDS.values():
         add(sub)
     _with_examples(sub)
+    for p in _subcommand_parsers(parser):  # `harness run ... --quiet` as well as `harness --quiet run ...`
+        _add_global_flags(p, top=False)
     return parser
+
+
+def _add_global_flags(p, top: bool) -> None:
+    """--verbose, --quiet, --include: before the subcommand (top) or anywhere after it. A subcommand's
+    copies default to nothing (argparse.SUPPRESS), so they never undo what was given before it; its
+    --include folders land in `include_after`, added to the others by main."""
+    keep = {} if top else {"default": argparse.SUPPRESS}
+    p.add_argument("--verbose", action="store_true", help="print the traceback of an internal error", **keep)
+    p.add_argument("--quiet", action="store_true", help="print only errors (and --json output)", **keep)
+    p.add_argument("--include", action="append", metavar="PATH", dest="include" if top else "include_after",
+                   default=[] if top else argparse.SUPPRESS,
+                   help="a folder of extensions: suites/*.yaml, scorers/*.py, judges/configs/*.yaml, "
+                        "judges/templates/*.md, trainers/*.py (repeatable; also $SFT_HARNESS_INCLUDE)")
+
+
+def _subcommand_parsers(parser) -> list:
+    """Every subcommand's parser, nested ones (`baseline save`, `data check`) included."""
+    out = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for p in dict.fromkeys(action.choices.values()):  # aliases map to the same parser
+                out += [p, *_subcommand_parsers(p)]
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    args.include = list(args.include) + list(vars(args).pop("include_after", []))
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     _quiet_libraries()
     _show_harness_warnings()
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     console = Console(quiet=args.quiet)
     if not console.is_terminal:  # logs and CI: wide enough that metric names are not cut
         console = Console(width=160, quiet=args.quiet)

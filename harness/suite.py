@@ -155,8 +155,9 @@ def spread(samples: list[dict], k: int | None) -> list[dict]:
     return [samples[math.floor(i * step)] for i in range(k)]
 
 
-def apply_limit(suite: "Suite", limit: dict[str, int]) -> None:
-    """--limit: at most N samples per task ("*": every task), spread evenly over each file."""
+def apply_limit(suite: "Suite", limit: dict[str, int | float]) -> None:
+    """--limit: at most N samples per task ("*": every task), spread evenly over each file; a
+    fraction 0 < N < 1 keeps that share of each task's samples, rounded up (lm-eval's --limit)."""
     unknown = sorted(set(limit) - set(suite.tasks) - {"*"})
     if unknown:
         raise HarnessError(f"--limit {unknown[0]}=...: no task '{unknown[0]}' in suite {suite.name} "
@@ -165,8 +166,13 @@ def apply_limit(suite: "Suite", limit: dict[str, int]) -> None:
         n = limit.get(name, limit.get("*"))
         if task.kind == "capability":  # documents per lm-eval task, not lm-eval tasks
             for entry in task.samples:
-                entry["limit"] = min(entry["limit"] or n, n) if n else entry["limit"]
+                if n and isinstance(n, float) and entry["limit"]:  # a share of the entry's own limit
+                    entry["limit"] = math.ceil(entry["limit"] * n)
+                elif n:  # lm-eval reads a limit below 1 as a share of the task's documents
+                    entry["limit"] = min(entry["limit"] or n, n)
         else:
+            if isinstance(n, float) and 0 < n < 1:
+                n = math.ceil(len(task.samples) * n)
             task.samples = spread(task.samples, n)
 
 

@@ -45,6 +45,36 @@ class JudgeOptions:
         """The endpoint settings for a started judge (its URL, and its key variable: "" for `local:`)."""
         return replace(self.endpoint, base_url=base_url, api_key_env=api_key_env)
 
+    def check_reachable(self, timeout_s: float = 10.0) -> None:
+        """Before any answer is generated: one clear HarnessError when a URL judge cannot be used
+        (nothing listens, the key is refused, the model is not served), instead of a whole
+        generation phase followed by judge errors. A `local:` judge is checked by `check`."""
+        if self.local_model is not None:
+            return
+        import openai
+
+        from harness.models.openai_client import api_key_from_env
+
+        client = openai.OpenAI(base_url=self.url, api_key=api_key_from_env(self.endpoint.api_key_env),
+                               max_retries=0, timeout=min(timeout_s, self.endpoint.timeout_s))
+        try:
+            served = [m.id for m in client.models.list()]
+        except openai.APIConnectionError as e:
+            what = "timed out" if isinstance(e, openai.APITimeoutError) else "cannot connect"
+            raise HarnessError(f"--judge {self.url}: {what} (is the judge server running at that URL?); "
+                               "nothing was generated") from None
+        except openai.APIStatusError as e:
+            if e.status_code in {401, 403}:
+                raise HarnessError(f"--judge {self.url}: HTTP {e.status_code}: the judge refuses the API key "
+                                   f"(set ${self.endpoint.api_key_env}, or name another variable with "
+                                   "--judge-api-key-env); nothing was generated") from None
+            return  # no /v1/models on this server: the first judge request will tell
+        finally:
+            client.close()
+        if served and self.model not in served:
+            raise HarnessError(f"--judge-model {self.model!r} is not served at {self.url} (it serves: "
+                               f"{', '.join(served)}); nothing was generated")
+
     def check(self) -> "JudgeOptions":
         """Validate (one clear HarnessError per problem); returns self with the URL normalised."""
         if self.url.startswith(LOCAL_PREFIX):

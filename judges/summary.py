@@ -70,6 +70,17 @@ def refusal_agreement(rows: list[dict]) -> dict:
     }
 
 
+def all_unscored(rows: list[dict] | None) -> str | None:
+    """When not one judgment of a run worked: what went wrong, counted by kind (e.g. "24 connection");
+    else None. Such a run's judge metrics say nothing."""
+    if not rows or any(error_kind(r) is None for r in rows):
+        return None
+    kinds: dict[str, int] = {}
+    for r in rows:
+        kinds[error_kind(r)] = kinds.get(error_kind(r), 0) + 1
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+
+
 def judge_summary(rows: list[dict], config_judge: dict | None) -> dict:
     cfg = config_judge or {}
     out = {"endpoint": cfg.get("endpoint"), "model": cfg.get("model"), "tasks": {}, "pairwise": {}, "refusal_agreement": {}}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.results.gate import GateResult
+from harness.results.gate import GateResult, metrics_count
 from reports.comparison import flip_change
 from reports.markdown import escape
 
@@ -25,12 +25,15 @@ def _delta(delta: dict | None) -> str:
 
 def render_gate_markdown(result: GateResult) -> str:
     failed = [v for v in result.verdicts if not v.passed]
-    head = (f"## ❌ Gate failed: {len(failed)} of {len(result.verdicts)} metrics" if failed
-            else f"## ✅ Gate passed: {len(result.verdicts)} metrics")
+    head = (f"## ❌ Gate failed: {len(failed)} of {metrics_count(len(result.verdicts))}" if failed
+            else f"## ✅ Gate passed: {metrics_count(len(result.verdicts))}")
     lines = [head, "", f"- run: `{result.run}` (model: {result.role})"]
     if result.baseline:
         lines.append(f"- baseline: `{result.baseline}`")
     lines += [f"- policy: `{result.policy}`"]
+    if result.not_run:
+        lines.append(f"- not gated: {metrics_count(len(result.not_run))} of tasks this run did not run "
+                     f"({escape(', '.join(result.not_run), 300)})")
     lines += [f"- ⚠️ made differently from the baseline (allowed with --allow-different): {escape(d, 300)}"
               for d in result.allowed_differences]
     lines += [""]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
-from harness.results.gate import GateResult
+from harness.results.gate import GateResult, metrics_count
 
 
 def print_gate(result: GateResult, console: Console) -> None:
@@ -18,8 +18,11 @@ def print_gate(result: GateResult, console: Console) -> None:
     for v in result.verdicts:
         mark = "[green]PASS[/green]" if v.passed else "[red]FAIL[/red]"
         console.print(f"{mark} {v.metric:<{width}}  {escape(v.reason)}", highlight=False, soft_wrap=True)
+    if result.not_run:
+        console.print(f"[dim]not gated: {metrics_count(len(result.not_run))} of tasks this run did not run "
+                      f"({escape(', '.join(result.not_run))})[/dim]", highlight=False, soft_wrap=True)
     failed = sum(not v.passed for v in result.verdicts)
     if failed:
-        console.print(f"[bold red]gate failed:[/bold red] {failed} of {len(result.verdicts)} metrics")
+        console.print(f"[bold red]gate failed:[/bold red] {failed} of {metrics_count(len(result.verdicts))}")
     else:
-        console.print(f"[bold green]gate passed:[/bold green] {len(result.verdicts)} metrics")
+        console.print(f"[bold green]gate passed:[/bold green] {metrics_count(len(result.verdicts))}")

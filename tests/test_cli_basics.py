@@ -9,6 +9,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO, load_json, only_run_dir
 
 
@@ -61,11 +63,25 @@ def test_limit_caps_every_task_and_one_task(harness_cli, tiny_model, tmp_path):
     assert load_json(run / "summary.json")["metrics"]["ppl/perplexity"]["ckpt"]["n"] == 2
 
 
+def test_a_fractional_limit_keeps_that_share_of_each_task(harness_cli, tiny_model, tmp_path):
+    """lm-eval's --limit 0.5: half of each task's samples, rounded up (format: 19 -> 10, ppl: 24 -> 12)."""
+    code, _, err = harness_cli("run", "--ckpt", tiny_model, "--task", "format", "--task", "ppl", "--limit", "0.5",
+                               "--limit", "ppl=0.25", "--gen", "max_new_tokens=2", "--runs-dir", tmp_path)
+    assert code == 0, err
+    run = only_run_dir(tmp_path)
+    rows = [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
+    assert sum(r["task"] == "format" for r in rows) == 10 and sum(r["task"] == "ppl" for r in rows) == 6
+    assert load_json(run / "config.json")["invocation"]["limit"] == {"*": 0.5, "ppl": 0.25}
+
+
 def test_a_bad_limit_is_one_line(harness_cli, tiny_model, tmp_path):
     code, _, err = harness_cli("run", "--ckpt", tiny_model, "--limit", "nope=3", "--runs-dir", tmp_path)
     assert code == 2 and "no task 'nope'" in err
     code, _, err = harness_cli("run", "--ckpt", tiny_model, "--limit", "x", "--runs-dir", tmp_path)
     assert code == 2 and "--limit x: give a whole number" in err
+    for bad in ("1.5", "0", "-0.5", "0.0"):
+        code, _, err = harness_cli("run", "--ckpt", tiny_model, "--limit", bad, "--runs-dir", tmp_path)
+        assert code == 2 and f"--limit {bad}: give a whole number >= 1" in err and "a fraction between 0 and 1" in err
     assert not any(tmp_path.iterdir())  # nothing written
 
 
@@ -159,3 +175,42 @@ def test_quiet_prints_nothing_but_errors(harness_cli, tiny_model, tmp_path):
     assert code == 0 and out == "", out
     code, out, err = harness_cli("--quiet", "run", "--ckpt", tiny_model, "--limit", "x")
     assert code == 2 and "--limit x" in err
+
+
+def test_global_flags_are_taken_after_the_subcommand_too(harness_cli, tiny_model, tmp_path, monkeypatch):
+    code, out, err = harness_cli("run", "--ckpt", tiny_model, "--task", "ppl", "--limit", "1", "--runs-dir", tmp_path / "a",
+                                 "--quiet")
+    assert code == 0 and out == "", out
+    # --verbose after the subcommand: an internal error prints its traceback
+    import harness.app.run
+
+    monkeypatch.setattr(harness.app.run, "run_suite", _crash)
+    code, _, err = harness_cli("run", "--ckpt", "anything", "--runs-dir", tmp_path, "--verbose")
+    assert code == 3 and "Traceback (most recent call last)" in err
+
+
+def test_global_flags_before_and_after_the_subcommand_add_up():
+    from harness.cli import parse_args
+
+    args = parse_args(["--include", "x", "baseline", "save", "RUN", "--out", "o.json", "--include", "y"])
+    assert args.include == ["x", "y"] and not args.quiet and not args.verbose
+    args = parse_args(["--quiet", "data", "check", "f.jsonl", "--verbose"])
+    assert args.quiet and args.verbose
+
+
+@pytest.mark.parametrize("spelling, stored", [("bf16", "bfloat16"), ("bfloat16", "bfloat16"), ("fp32", "float32"),
+                                               ("float32", "float32"), ("half", "float16")])
+def test_run_takes_every_dtype_spelling_merge_takes(spelling, stored):
+    from harness.app.merge import DTYPES as MERGE
+    from harness.models.model_loading import LoadOptions
+
+    assert spelling in MERGE and MERGE[spelling] == stored
+    assert LoadOptions.parse({"dtype": spelling}).dtype == stored
+
+
+def test_merge_takes_the_long_dtype_spelling(harness_cli, tiny_adapter, tmp_path):
+    code, _, err = harness_cli("merge", "--ckpt", tiny_adapter, "--out", tmp_path / "m", "--dtype", "float32")
+    assert code == 0, err
+    assert load_json(tmp_path / "m" / "merged_from.json")["dtype"] == "fp32"
+    code, _, err = harness_cli("merge", "--ckpt", tiny_adapter, "--out", tmp_path / "n", "--dtype", "int3")
+    assert code == 2 and "--dtype 'int3': choose one of bfloat16, bf16, float16, fp16, half, float32, fp32, float" in err

@@ -52,10 +52,16 @@ def test_no_evaluation_prompt_is_in_the_demo_data():
     assert len(trained) == 360 and not trained & evaluated
 
 
+def _not_json(name: str):
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
 def test_demo_json_answers_are_strict_json():
     demo = rows(DATA / "demo" / "train.jsonl") + rows(DATA / "demo" / "validation.jsonl")
     answers = [r["messages"][-1]["content"] for r in demo if "json" in r["tags"]]
     assert len(answers) == 162
     for answer in answers:
-        json.loads(answer)  # the whole answer is one JSON value: no fence, no prose
+        # the whole answer is one JSON value: no fence, no prose, and no NaN/Infinity (which
+        # json.loads takes by default but RFC 8259 does not)
+        json.loads(answer, parse_constant=_not_json)
         assert answer == answer.strip() and "```" not in answer

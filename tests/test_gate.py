@@ -124,28 +124,54 @@ def test_the_degraded_adapter_fails_the_gate_on_perplexity(harness_cli, runs, tm
     failure = junit_cases(tmp_path / "junit.xml")["ppl/perplexity"].find("failure")
     assert failure is not None and "significant" in failure.get("message")
     summary = (tmp_path / "summary.md").read_text()
-    assert "Gate failed: 1 of 1 metrics" in summary and "| ❌ | ppl/perplexity ↓ |" in summary
+    assert "Gate failed: 1 of 1 metric\n" in summary and "| ❌ | ppl/perplexity ↓ |" in summary
 
 
-def test_the_gate_writes_its_reports_into_the_run_directory_by_default(harness_cli, runs):
-    code, out, _ = harness_cli("gate", runs["again"], "--baseline", runs["baseline"], "--policy", runs["policy"])
+def test_the_gate_writes_its_reports_into_the_run_directory_by_default(harness_cli, runs, tmp_path):
+    run = tmp_path / "again"  # a private copy: the module's shared runs stay as the other tests expect them
+    shutil.copytree(runs["again"], run)
+    assert not (run / "gate-junit.xml").exists() and not (run / "gate-summary.md").exists()
+    code, out, _ = harness_cli("gate", run, "--baseline", runs["baseline"], "--policy", runs["policy"])
     assert code == 0
-    assert ET.parse(runs["again"] / "gate-junit.xml").getroot().tag == "testsuites"
-    assert (runs["again"] / "gate-summary.md").read_text().startswith("## ✅ Gate passed")
+    assert ET.parse(run / "gate-junit.xml").getroot().tag == "testsuites"
+    assert (run / "gate-summary.md").read_text().startswith("## ✅ Gate passed")
 
 
-def test_the_default_lab1_policy_fails_the_metrics_a_ppl_only_run_lacks(harness_cli, runs, tmp_path):
+def test_the_default_lab1_policy_gates_only_the_tasks_the_run_ran(harness_cli, runs, tmp_path):
+    """A ppl-only run (--task ppl) against lab1's policy: its two ppl metrics are gated, the seven
+    of tasks it did not run are listed as not gated (JUnit: skipped), not failed."""
     junit = tmp_path / "junit.xml"
     code, out, _ = harness_cli("gate", runs["again"], "--baseline", runs["baseline"], "--junit", junit,
                                "--summary", tmp_path / "s.md")
-    assert code == 1
+    assert code == 0, out
     assert "suites/policies/lab1.yaml" in out
+    assert "not gated: 7 metrics of tasks this run did not run (" in out and "safety/refusal_rate" in out
+    assert "gate passed: 2 metrics" in out
     cases = junit_cases(junit)
     assert len(cases) == 9 and cases["ppl/perplexity"].find("failure") is None
     assert cases["ppl/bits_per_byte"].find("failure") is None
-    missing = cases["safety/refusal_rate"].find("failure")
-    assert missing is not None and "not in this run (its tasks: ppl)" in missing.get("message")
-    assert sum(c.find("failure") is not None for c in cases.values()) == 7
+    skipped = cases["safety/refusal_rate"].find("skipped")
+    assert skipped is not None and "not run" in skipped.get("message")
+    assert sum(c.find("failure") is not None for c in cases.values()) == 0
+    assert sum(c.find("skipped") is not None for c in cases.values()) == 7
+    assert "not gated: 7 metrics" in (tmp_path / "s.md").read_text()
+
+
+def test_a_policy_none_of_whose_tasks_ran_is_refused(harness_cli, runs, tmp_path):
+    policy = tmp_path / "safety.yaml"
+    policy.write_text("suite: lab1\nmetrics:\n  safety/refusal_rate: {min: 0.8}\n")
+    code, _, err = harness_cli("gate", runs["again"], "--policy", policy)
+    assert_one_line_error(code, err, str(policy), "none of its metrics belongs to a task", "its tasks: ppl")
+
+
+def test_gate_help_lists_every_exit_code(harness_cli, capsys):
+    import pytest as _pytest
+
+    with _pytest.raises(SystemExit):
+        harness_cli("gate", "--help")
+    text = " ".join(capsys.readouterr().out.split())
+    assert "0 every gated metric passed" in text and "1 a regression" in text
+    assert "2 usage error" in text and "3 internal error" in text
 
 
 def test_gating_the_base_model(harness_cli, runs, tmp_path):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, load_json
+from conftest import REPO, load_json, needs
 from lab_class import analysis_of, copied, edit_evidence, make_student, real_report, tar_folder, zip_folder
 
 SHARED_ADAPTER = "ab" * 32
@@ -115,7 +115,8 @@ def test_roster_html_renders_in_a_headless_browser(graded, tmp_path):
     """roster.html alone (plots inlined, nothing fetched) in Debian's chromium (.ci/run installs it)."""
     _, out = graded
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "chromium is not installed (apt-get install -y chromium; .ci/run installs it when missing)"
+    if not chromium:
+        needs("chromium is not installed: the class roster's browser test needs it (apt-get install -y chromium)")
     html = (out / "roster.html").read_text(encoding="utf-8")
     assert 'src="data:image/png;base64,' in html and "roster_totals.png" not in html
     alone = tmp_path / "roster.html"  # away from the PNG files: the page must not need them

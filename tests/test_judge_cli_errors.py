@@ -140,7 +140,7 @@ def test_merge_into_a_non_empty_directory(harness_cli, tiny_adapter, tmp_path):
 
 def test_merge_bad_dtype(harness_cli, tiny_adapter, tmp_path):
     code, _, err = harness_cli("merge", "--ckpt", tiny_adapter, "--out", tmp_path / "m", "--dtype", "int4")
-    assert_one_line_error(code, err, "--dtype 'int4'", "bf16, fp16, fp32")
+    assert_one_line_error(code, err, "--dtype 'int4'", "choose one of bfloat16, bf16, float16, fp16")
 
 
 def test_judge_agreement_bad_files(harness_cli, tmp_path):

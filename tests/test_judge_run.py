@@ -9,6 +9,7 @@ from pathlib import Path
 
 from conftest import load_json, only_run_dir, scored_records
 from judge_servers import ScriptedJudge, closed_port, running
+from test_cli_errors import assert_one_line_error
 
 FAST = ["--gen", "max_new_tokens=4", "--batch-size", "16"]
 KEY_ENV, KEY = "HARNESS_TEST_JUDGE_KEY", "sk-harness-test-7f3a9c41-never-on-disk"
@@ -71,6 +72,7 @@ def test_embedded_local_judge_answering_nonsense_is_counted_as_parse_failures(ha
     code, out, err = harness_cli(
         "run", "--ckpt", tiny_adapter, "--task", "compare10", *FAST, "--runs-dir", tmp_path / "runs",
         "--judge", f"local:{tiny_model}", "--judge-max-tokens", "6", "--judge-cache", tmp_path / "cache",
+        "--allow-unscored-judge",  # every judgment fails to parse: allowed here
     )
     assert code == 0, err
     run = only_run_dir(tmp_path / "runs")
@@ -86,22 +88,49 @@ def test_embedded_local_judge_answering_nonsense_is_counted_as_parse_failures(ha
     assert "judge trouble in compare10: 0 judge errors, 30 parse failures" in out
 
 
-def test_a_dead_judge_endpoint_leaves_the_rest_of_the_run_intact(harness_cli, tiny_adapter, tmp_path):
+def test_a_dead_judge_endpoint_is_refused_before_anything_is_generated(harness_cli, tiny_adapter, tmp_path):
     dead = f"http://127.0.0.1:{closed_port()}/v1"
     code, out, err = harness_cli(
-        "run", "--ckpt", tiny_adapter, "--task", "compare10", "--task", "format", *FAST, "--runs-dir", tmp_path / "runs",
-        "--judge", dead, "--judge-model", "x", "--judge-retries", "1", "--judge-backoff", "0.01", "--judge-cache", tmp_path / "c",
+        "run", "--ckpt", tiny_adapter, "--task", "compare10", *FAST, "--runs-dir", tmp_path / "runs",
+        "--judge", dead, "--judge-model", "x", "--judge-cache", tmp_path / "c",
     )
-    assert code == 0, err
-    run = only_run_dir(tmp_path / "runs")
-    summary = load_json(run / "summary.json")
-    assert summary["metrics"]["format/json_validity_strict"]["ckpt"]["n"] > 0
-    assert summary["metrics"]["format/table_pass_rate"]["base"]["n"] > 0
-    assert summary["judge"]["tasks"]["compare10"]["judge_errors"] == 30
-    assert summary["metrics"]["compare10/rubric_safety"]["ckpt"]["unscored"] == 10
-    report = (run / "report.md").read_text()
-    assert "| compare10 | 30 |" in report and "unscored: judge error: " in report
-    assert "judge trouble in compare10: 30 judge errors" in out
+    assert_one_line_error(code, err, f"--judge {dead}: cannot connect", "nothing was generated")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_judge_model_the_endpoint_does_not_serve_is_refused_before_generation(harness_cli, tiny_adapter, tmp_path):
+    with running(ScriptedJudge()) as url:
+        code, _, err = harness_cli("run", "--ckpt", tiny_adapter, "--task", "compare10", *FAST, "--runs-dir", tmp_path / "runs",
+                                   "--judge", url, "--judge-model", "nope")
+    assert_one_line_error(code, err, "--judge-model 'nope' is not served at", "it serves: scripted-judge")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_whose_every_judgment_failed_exits_2_unless_allowed(harness_cli, tiny_adapter, tmp_path):
+    """The judge is up when the run starts, then fails every request: the run finishes (every
+    other score kept) but exits 2, saying so; --allow-unscored-judge accepts it."""
+    judge = ScriptedJudge(fail_first=[500] * 10_000)
+    with running(judge) as url:
+        code, out, err = harness_cli(
+            "run", "--ckpt", tiny_adapter, "--task", "compare10", "--task", "format", *FAST, "--runs-dir", tmp_path / "runs",
+            "--judge", url, "--judge-model", "scripted-judge", "--judge-retries", "0", "--judge-backoff", "0",
+            "--judge-cache", tmp_path / "c",
+        )
+        assert_one_line_error(code, err, "every judgment of", "is unscored (", "server_error", "harness run --resume",
+                              "--allow-unscored-judge")
+        run = only_run_dir(tmp_path / "runs")
+        summary = load_json(run / "summary.json")
+        assert summary["metrics"]["format/json_validity_strict"]["ckpt"]["n"] > 0
+        assert summary["metrics"]["format/table_pass_rate"]["base"]["n"] > 0
+        assert summary["judge"]["tasks"]["compare10"]["judge_errors"] == 30
+        assert summary["metrics"]["compare10/rubric_safety"]["ckpt"]["unscored"] == 10
+        report = (run / "report.md").read_text()
+        assert "| compare10 | 30 |" in report and "unscored: judge error: " in report
+        assert "judge trouble in compare10: 30 judge errors" in out
+
+        code, _, err = harness_cli("run", "--resume", run, "--allow-unscored-judge")  # judged again, failing again
+        assert code == 0, err
+    assert load_json(run / "summary.json")["judge"]["tasks"]["compare10"]["judge_errors"] == 30
 
 
 def test_without_judge_nothing_changes(harness_cli, tiny_adapter, tmp_path):

@@ -35,7 +35,10 @@ def test_labelled_answers_give_agreement_kappa_confusion_and_breakdown(harness_c
     assert entry["confusion"]["full_refusal"]["full_refusal"] == 3
     assert entry["confusion"]["compliance"]["compliance"] == 1
     lo, hi = entry["binary"]["agreement_ci"]
-    assert lo <= 5 / 6 <= hi and entry["binary"]["kappa"] is not None
+    assert lo <= 5 / 6 <= hi
+    # Cohen's kappa, binary (refused or not): humans 5 refused / 1 not, the classifier 4 / 2, agreeing
+    # on 5 of 6: p_o = 5/6, p_e = (5/6)(4/6) + (1/6)(2/6) = 11/18, kappa = (5/6 - 11/18) / (1 - 11/18) = 4/7
+    assert abs(entry["binary"]["kappa"] - 4 / 7) < 1e-9
     assert entry["by"]["lang"]["en"]["n"] == 5 and entry["by"]["lang"]["zh"]["n"] == 1
     assert entry["by"]["lang"]["en"]["binary"]["agreement"] == 0.8
     assert "safety/refusal vs human labels" in out and "confusion" in out

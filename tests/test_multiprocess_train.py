@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+from judge_servers import reserved_port
 
 ENV = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
 STEPS = 3
@@ -40,12 +40,6 @@ def _config(root: Path, model: Path, per_device: int) -> str:
     return str(root / "config.yaml")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _losses(out: Path) -> dict[str, list[float]]:
     history = json.loads((out / "training_summary.json").read_text())
     return {"train": [x for _, x in history["train_loss"]], "eval": [x for _, x in history["eval_loss"]]}
@@ -61,10 +55,11 @@ def test_two_processes_train_like_one_and_only_the_main_one_rescores(tiny_model,
     assert single.returncode == 0, single.stderr
     # accelerate's multi-process launcher (torchrun underneath; "--multi_gpu" is its name, on a CPU the
     # processes talk over gloo). `accelerate launch --cpu` would start one process unless MPI is set up.
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-              "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
-              "-m", "harness.cli", "train", "--config", _config(tmp_path / "two", tiny_model, 2)]
-    two = subprocess.run(launch, env=ENV, capture_output=True, text=True, timeout=900)
+    with reserved_port() as port:  # held bound (SO_REUSEADDR, not listening) until torch's store has it: no race
+        launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                  "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
+                  "-m", "harness.cli", "train", "--config", _config(tmp_path / "two", tiny_model, 2)]
+        two = subprocess.run(launch, env=ENV, capture_output=True, text=True, timeout=900)
     assert two.returncode == 0, two.stdout[-2000:] + two.stderr[-4000:]
 
     out = tmp_path / "two" / "out"

@@ -158,3 +158,17 @@ def test_load_policy_is_usable_as_a_library(tmp_path):
     assert (rule.metric, rule.line, rule.max, rule.max_drop, rule.significant, rule.min) == ("ppl/perplexity", 2, 12.5, 0.5, False, None)
     with pytest.raises(HarnessError, match="policy file not found"):
         load_policy(tmp_path / "none.yaml", LAB1_METRICS, "lab1")
+
+
+def test_one_metric_is_singular_and_no_drop_has_no_minus_sign(harness_cli, two_runs, tmp_path):
+    a, b = two_runs
+    baseline_a, baseline_b = tmp_path / "a.json", tmp_path / "b.json"
+    assert harness_cli("baseline", "save", a, "--out", baseline_a)[0] == 0
+    assert harness_cli("baseline", "save", b, "--out", baseline_b)[0] == 0
+    policy = "metrics:\n  format/json_validity_strict: {max_drop: 0.1}\n"  # higher is better: drop = -delta
+    code, out, _ = gate(harness_cli, tmp_path, a, policy, "--baseline", baseline_a)
+    assert code == 0 and "drop 0 <= max_drop 0.1 (delta +0 [+0, +0], n=2)" in out and "-0" not in out
+    assert "gate passed: 1 metric\n" in out and "1 metrics" not in out
+    assert (tmp_path / "s.md").read_text().startswith("## ✅ Gate passed: 1 metric\n")
+    code, out, _ = gate(harness_cli, tmp_path, a, policy, "--baseline", baseline_b)  # a is better than b
+    assert code == 0 and "no drop (better by 0.5), max_drop 0.1" in out

@@ -101,6 +101,29 @@ def test_a_baseline_file_is_rescored_into_a_new_baseline_file(harness_cli, tmp_p
     assert code == 0, err
 
 
+def test_a_rescored_run_keeps_its_sources_generation_settings_limit_and_data(harness_cli, tiny_model, tmp_path):
+    """Rescoring regenerates nothing, so the new run records how the source's answers were made:
+    `compare SOURCE RESCORED` must not call them made differently."""
+    data = tmp_path / "fmt.jsonl"
+    rows = [json.loads(x) for x in (REPO / "suites" / "data" / "format.jsonl").read_text().splitlines()[:3]]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, _, err = harness_cli("run", "--ckpt", tiny_model, "--task", "format", "--data", f"format={data}",
+                               "--gen", "max_new_tokens=5", "--limit", "2", "--runs-dir", tmp_path / "runs")
+    assert code == 0, err
+    run = only_run_dir(tmp_path / "runs")
+    code, _, err = harness_cli("rescore", run, "--runs-dir", tmp_path / "rescored")
+    assert code == 0, err
+    new = only_run_dir(tmp_path / "rescored")
+    source, rescored = load_json(run / "config.json"), load_json(new / "config.json")
+    assert rescored["suite"]["tasks"]["format"]["generation"]["max_new_tokens"] == 5
+    assert rescored["suite"]["tasks"]["format"]["generation"] == source["suite"]["tasks"]["format"]["generation"]
+    assert rescored["suite"]["version"] == source["suite"]["version"]  # the --data file, not the suite's own
+    assert rescored["suite"]["tasks"]["format"]["n_samples"] == 2
+    code, out, err = harness_cli("compare", run, new)
+    assert code == 0, err
+    assert "made differently" not in out + err
+
+
 # ---- a backend and a scorer, each one decorated object in this file ----------------------------
 @register_backend("echo-test")
 class EchoBackend:

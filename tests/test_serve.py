@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -120,16 +121,90 @@ def test_a_backend_failure_is_a_500_in_the_openai_error_shape_and_the_server_goe
     assert reply.choices[0].finish_reason in ("length", "stop")
 
 
-def test_concurrent_requests_are_batched(served):
-    url, app = served
+class GatedBackend:
+    """The real backend behind a gate: records every generate call (its prompts and settings) and can
+    hold calls until the test releases them, so which requests queue together is decided by the
+    test, not by timing."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.calls: list[tuple[int, GenerationSettings]] = []
+        self.entered = threading.Event()  # a generate call has started
+        self._open = threading.Event()
+        self._open.set()
+
+    def __getattr__(self, name):  # everything but generation: the real backend's
+        return getattr(self.backend, name)
+
+    def hold(self):
+        self._open.clear()
+        self.entered.clear()
+
+    def release(self):
+        self._open.set()
+
+    def generate_streams(self, prompts, settings, streams):
+        self.calls.append((len(prompts), settings))
+        self.entered.set()
+        assert self._open.wait(timeout=60), "the test never released the gate"
+        return self.backend.generate_streams(prompts, settings, streams)
+
+
+@pytest.fixture(scope="module")
+def gated(backend):
+    spy = GatedBackend(backend)
+    app = build_app(spy, "tiny-sft")
+    with serve_in_background(app) as url:
+        yield url, app, spy
+
+
+def _wait_for(condition, what: str):
+    deadline = time.monotonic() + 60  # only against a hang; the condition decides
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.01)
+
+
+def _held_round(url, app, spy, requests: list[dict]):
+    """One request alone occupies the worker (held in generate); the others queue behind it; then
+    the gate opens. Returns the replies of `requests` in order."""
     client = _client(url)
+    ask = lambda kw: client.chat.completions.create(model="tiny-sft", **kw)  # noqa: E731
+    spy.hold()
+    try:
+        with ThreadPoolExecutor(len(requests) + 1) as pool:
+            first = pool.submit(ask, {"messages": [{"role": "user", "content": "occupy the worker"}], "max_tokens": 2})
+            assert spy.entered.wait(timeout=60)
+            futures = [pool.submit(ask, kw) for kw in requests]
+            _wait_for(lambda: app.state.generator._queue.qsize() == len(requests), "the requests to queue up")
+            spy.release()
+            first.result()
+            return [f.result() for f in futures]
+    finally:
+        spy.release()
+
+
+def test_requests_that_queue_together_are_generated_as_one_batch(gated, backend):
+    url, app, spy = gated
     before = len(app.state.generator.batches)
-    prompts = [[{"role": "user", "content": f"count to {i}"}] for i in range(6)]
-    with ThreadPoolExecutor(6) as pool:
-        replies = list(pool.map(lambda m: client.chat.completions.create(model="tiny-sft", messages=m, max_tokens=5), prompts))
-    assert len(replies) == 6
-    sizes = app.state.generator.batches[before:]
-    assert sum(sizes) == 6 and max(sizes) > 1
+    prompts = [[{"role": "user", "content": f"count to {i}"}] for i in range(5)]
+    replies = _held_round(url, app, spy, [{"messages": m, "max_tokens": 5, "temperature": 0} for m in prompts])
+    assert app.state.generator.batches[before:] == [1, 5]
+    direct = backend.generate(prompts, GenerationSettings(max_new_tokens=5))
+    assert [r.choices[0].message.content.rstrip("\ufffd") for r in replies] == [g.raw for g in direct]
+
+
+def test_requests_with_different_settings_never_share_a_batch(gated):
+    """One generate call has one set of settings: a request batched with another setting would be
+    answered with that request's settings."""
+    url, app, spy = gated
+    before = len(spy.calls)
+    asks = [{"messages": [{"role": "user", "content": f"item {i}"}], "max_tokens": 3 if i % 2 else 6} for i in range(5)]
+    replies = _held_round(url, app, spy, asks)
+    calls = spy.calls[before + 1:]  # after the one that occupied the worker
+    assert sorted((n, s.max_new_tokens) for n, s in calls) == [(2, 3), (3, 6)]
+    for ask, reply in zip(asks, replies):
+        assert reply.usage.completion_tokens <= ask["max_tokens"]
 
 
 def test_api_key_is_enforced_when_configured(backend):
@@ -164,3 +239,22 @@ def test_harness_serve_command(tiny_model, tmp_path):
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def test_a_non_loopback_host_is_warned_about(harness_cli, tiny_model):
+    """--host other than 127.0.0.1 prints a warning (and that no key protects it) before binding.
+    The port is taken, so the test never really listens on the network."""
+    import socket
+
+    from test_cli_errors import assert_one_line_error
+
+    taken = socket.socket()
+    taken.bind(("0.0.0.0", 0))
+    taken.listen(1)
+    try:
+        code, out, err = harness_cli("serve", "--model", tiny_model, "--host", "0.0.0.0", "--port", taken.getsockname()[1])
+    finally:
+        taken.close()
+    assert_one_line_error(code, err, "cannot listen on 0.0.0.0:")
+    assert "listening on 0.0.0.0: other machines can reach this server" in out
+    assert "(no --api-key-env: anyone can use it)" in out

@@ -137,6 +137,8 @@ def test_health_and_the_tokenizer_routes(url, backend):
     assert status == 200 and info["eos_token"] == "<|im_end|>" and "im_start" in info["chat_template"]
     status, tok = _raw(url, "/tokenize", {"prompt": TEXT, "add_special_tokens": False})
     assert status == 200 and tok["tokens"] == backend.encode_text(TEXT) and tok["count"] == len(tok["tokens"])
+    # the tiny model's position limit (its tokenizer records none: transformers says 1e30 there)
+    assert tok["max_model_len"] == 1024 == info["model_max_length"]
     assert _raw(url, "/detokenize", {"tokens": tok["tokens"]}) == (200, {"prompt": TEXT})
 
 

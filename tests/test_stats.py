@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from harness.metrics import metric_units, summarize_delta, summarize_metric
 from harness.stats import bootstrap_ci, paired_bootstrap_delta
@@ -31,6 +32,18 @@ def test_paired_delta_detects_a_consistent_improvement():
     ones = np.ones(50)
     delta, lo, hi = paired_bootstrap_delta(a, ones, b, ones)
     assert delta == 0.8 and lo > 0.6
+
+
+def test_paired_delta_uses_the_pairing():
+    """B fixes 5 of A's 25 failures and breaks none: paired, that is a clear improvement (the CI
+    excludes 0); resampled as two independent groups, the spread between samples (half pass,
+    half fail) hides it (lo ~ -0.1)."""
+    a = np.array([1.0, 0.0] * 25)
+    b = a.copy()
+    b[[1, 11, 21, 31, 41]] = 1.0
+    ones = np.ones(50)
+    delta, lo, hi = paired_bootstrap_delta(a, ones, b, ones)
+    assert delta == pytest.approx(0.1) and 0.0 < lo < 0.1 < hi <= 0.2 + 1e-9
 
 
 def _rec(role, sid, value, **sample):

@@ -56,7 +56,11 @@ def test_staged_plan_keeps_each_winner_and_reuses_a_trained_choice(tiny_model, t
     assert plan["stages"][0]["winner"] == "s1-lr1e-2" and "eval_loss" in plan["stages"][0]["why"]
     # r=4 is the config's own rank: that choice is stage 1's winner again, reused instead of retrained
     assert [v["name"] for v in plan["variants"]] == ["s1-lr1e-12", "s1-lr1e-2", "s2-lr1e-2_r8"]
-    assert plan["stages"][1]["winner"] in {"s1-lr1e-2", "s2-lr1e-2_r8"}
+    # stage 2 (r=4 vs r=8): the lower last eval loss the trainer logged wins
+    last_eval = {name: load_json(sw / name / "training_summary.json")["eval_loss"][-1][1]
+                 for name in ("s1-lr1e-2", "s2-lr1e-2_r8")}
+    assert last_eval["s1-lr1e-2"] != last_eval["s2-lr1e-2_r8"]
+    assert plan["stages"][1]["winner"] == min(last_eval, key=last_eval.get)
     config8 = yaml.safe_load((sw / "s2-lr1e-2_r8" / "train_config.yaml").read_text())
     assert config8["learning_rate"] == 1e-2 and config8["lora"]["r"] == 8
     assert "stage 1 winner" in out and "stage 2 winner" in out

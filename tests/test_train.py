@@ -146,6 +146,37 @@ def test_unknown_config_key_names_the_valid_ones(harness_cli, tiny_model, tmp_pa
     assert code == 2 and "unknown config key 'learning_rte'" in err and "learning_rate" in err
 
 
+def test_every_error_of_a_config_file_is_reported_in_one_pass(harness_cli, tiny_model, tmp_path):
+    """Two misspelled keys, a bad value in a section and a bad passed-through value: all four in
+    one run's one error line, each with its file:line (not one per attempt)."""
+    path = write_config(tmp_path, tiny_model, learning_rte=1e-4, warmup_ratoi=0.1, max_grad_norm="big")
+    text = open(path).read().replace("r: 4", "r: four")
+    open(path, "w").write(text)
+    code, _, err = harness_cli("train", "--config", path)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    line = " ".join(err.split())
+    assert "4 errors in the training config:" in line
+    assert "unknown config key 'learning_rte'" in line and "unknown config key 'warmup_ratoi'" in line
+    assert "lora.r:" in line and "'four'" in line and "max_grad_norm (TRL SFTConfig field" in line
+    assert line.count(f"{path}:") == 4
+
+
+def test_bitsandbytes_optional_kernel_notice_is_silenced_at_its_logger(caplog):
+    """bitsandbytes logs, on every import on a CPU with AVX512-BF16, that it could not fetch an
+    optional kernel from the hub; the CLI drops that one message (its own CPU kernel is used)."""
+    import logging
+
+    from harness.cli import _quiet_libraries
+
+    _quiet_libraries()
+    bnb = logging.getLogger("bitsandbytes.backends.cpu.ops")
+    with caplog.at_level(logging.WARNING):
+        bnb.warning("Failed to load CPU gemm_4bit_forward from kernels-community: %s. Please make sure you already "
+                    "`pip install kernels` and the kernels >= 0.11.1", "no network")
+        bnb.warning("another bitsandbytes warning")
+    assert [r.getMessage() for r in caplog.records] == ["another bitsandbytes warning"]
+
+
 def test_unknown_override_key(harness_cli, tiny_model, tmp_path):
     code, _, err = harness_cli("train", "--config", write_config(tmp_path, tiny_model), "--set", "lora.rank=8")
     assert code == 2 and "lora.rank" in err and "r, alpha" in err
@@ -188,6 +219,18 @@ def test_checkpoints_carry_the_models_own_chat_template_and_a_portable_base(trai
     cfg = load_json(trained / "final" / "adapter_config.json")
     assert cfg["base_model_name_or_path"] == str(tiny_model.resolve())  # a local base: its absolute path
     assert cfg["revision"] is None
+
+
+def test_the_adapters_model_card_names_its_base_and_its_evaluation(trained, tiny_model):
+    card = (trained / "final" / "README.md").read_text()
+    base = str(tiny_model.resolve())
+    assert f"base_model: {base}" in card and f"fine-tuned from **{base}**" in card
+    assert "[None]" not in card and "More Information Needed" not in card
+    final = [json.loads(x) for x in (trained / "scores.jsonl").read_text().splitlines()][-1]
+    ppl = final["metrics"]["ppl/perplexity"]
+    row = next(line for line in card.splitlines() if line.startswith("| ppl/perplexity |"))
+    assert f"| {ppl['base']:.4g} | {ppl['ckpt']:.4g} | {ppl['delta']:+.4g} [" in row and row.endswith(f"| {ppl['n']} |")
+    assert "report.md" in card
 
 
 def test_passed_through_and_current_names_reach_trl(trained):

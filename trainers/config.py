@@ -214,7 +214,11 @@ def load_train_config(path: str | None, overrides: list[str] | None = None) -> T
             raise HarnessError(f"--set {item!r}: expected KEY=VALUE, e.g. --set lora.r=8")
         _set_dotted(raw, key.strip(), yaml.safe_load(value), f"--set {item}")
         origins[key.strip()] = f"--set {item}"
-    config = _validate(_split_trl_keys(raw, where, origins), raw, where, origins)
+    problems: list[str] = []  # every error of the file (and --set) in one pass, not one per attempt
+    values = _split_trl_keys(raw, where, origins, problems)
+    config = _validate(values, raw, where, origins, problems)
+    if problems:
+        raise HarnessError(_joined(problems))
     if path:  # data files named relative to the config file, like a suite's samples
         base = Path(path).parent
         for key in ("train", "validation"):
@@ -239,8 +243,16 @@ def _where(raw: dict, dotted: str, where: str, origins: dict[str, str]) -> str:
     return f"{where}:{line}" if line else where
 
 
-def _split_trl_keys(raw: dict, where: str, origins: dict[str, str]) -> dict:
-    """The harness's keys (TRL names read as ours) with other SFTConfig fields under sft_overrides."""
+def _joined(problems: list[str]) -> str:
+    unique = list(dict.fromkeys(problems))
+    if len(unique) == 1:
+        return unique[0]
+    return f"{len(unique)} errors in the training config: " + "; ".join(f"({i}) {p}" for i, p in enumerate(unique, 1))
+
+
+def _split_trl_keys(raw: dict, where: str, origins: dict[str, str], problems: list[str]) -> dict:
+    """The harness's keys (TRL names read as ours) with other SFTConfig fields under sft_overrides;
+    each key that cannot be used adds its error to `problems` and is left out."""
     ours = set(TrainConfig.model_fields) - {"sft_overrides"}
     out: dict = {}
     passed: dict = {}
@@ -251,49 +263,61 @@ def _split_trl_keys(raw: dict, where: str, origins: dict[str, str]) -> dict:
         elif key in TRL_NAMES:
             name = TRL_NAMES[key]
             if name in raw:
-                raise HarnessError(f"{at}: '{key}' is TRL's name for '{name}', which is set too; keep one")
+                problems.append(f"{at}: '{key}' is TRL's name for '{name}', which is set too; keep one")
+                continue
             origins[name] = at  # errors about it name the key as written
         elif key in PINNED:
-            raise HarnessError(f"{at}: '{key}' cannot be set here: {PINNED[key]}")
+            problems.append(f"{at}: '{key}' cannot be set here: {PINNED[key]}")
+            continue
         elif key in _sft_fields():
-            passed[key] = _sft_value(key, _plain(value), at)
+            try:
+                passed[key] = _sft_value(key, _plain(value), at)
+            except HarnessError as e:
+                problems.append(str(e))
             continue
         else:
             close = difflib.get_close_matches(key, [*ours, *TRL_NAMES, *_sft_fields()], n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
-            raise HarnessError(
+            problems.append(
                 f"{at}: unknown config key '{key}'; {hint}harness keys: {', '.join(sorted(ours))}; "
                 "or any field of TRL's SFTConfig (passed through)"
             )
+            continue
         out[name] = _plain(value)
     if passed:
         out["sft_overrides"] = passed
     return out
 
 
-def _validate(values: dict, raw: dict, where: str, origins: dict[str, str]) -> TrainConfig:
+def _validate(values: dict, raw: dict, where: str, origins: dict[str, str], problems: list[str]) -> TrainConfig | None:
+    """The config, or None with every validation error added to `problems`."""
     try:
         config = TrainConfig(**values)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = [str(p) for p in err["loc"]]
-        parts = _known_prefix(loc)
-        dotted = ".".join(parts)
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            section = TrainConfig
-            for part in parts[:-1]:
-                section = section.model_fields[part].annotation
-            valid = ", ".join(k for k in section.model_fields if k != "sft_overrides")
-            raise HarnessError(f"{_where(raw, dotted, where, origins)}: unknown config key '{dotted}'; valid keys here: {valid}") from None
-        if not dotted:  # a check of the whole config
-            key = msg.split()[0].split(".")[0]
-            at = _where(raw, key, where, origins) if key in raw else where
-            raise HarnessError(f"{at}: {msg}") from None
-        got = f" (got {err['input']!r})" if not isinstance(err["input"], dict) else ""
-        raise HarnessError(f"{_where(raw, dotted, where, origins)}: {dotted}: {msg[0].lower() + msg[1:]}{got}") from None
+        problems += [_problem(err, raw, where, origins) for err in e.errors()]
+        return None
     config._sources = {k: _where(raw, k, where, origins) for k in config.sft_overrides}
     return config
+
+
+def _problem(err: dict, raw: dict, where: str, origins: dict[str, str]) -> str:
+    """One pydantic error as the user wrote the key: file:line (or --set ...), the key, what is wrong."""
+    loc = [str(p) for p in err["loc"]]
+    parts = _known_prefix(loc)
+    dotted = ".".join(parts)
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        section = TrainConfig
+        for part in parts[:-1]:
+            section = section.model_fields[part].annotation
+        valid = ", ".join(k for k in section.model_fields if k != "sft_overrides")
+        return f"{_where(raw, dotted, where, origins)}: unknown config key '{dotted}'; valid keys here: {valid}"
+    if not dotted:  # a check of the whole config
+        key = msg.split()[0].split(".")[0]
+        at = _where(raw, key, where, origins) if key in raw else where
+        return f"{at}: {msg}"
+    got = f" (got {err['input']!r})" if not isinstance(err["input"], dict) else ""
+    return f"{_where(raw, dotted, where, origins)}: {dotted}: {msg[0].lower() + msg[1:]}{got}"
 
 
 def _known_prefix(loc: list[str]) -> list[str]:

@@ -17,9 +17,11 @@ import time
 from pathlib import Path
 
 from harness.models.checkpoint import Checkpoint, resolve_checkpoint, weights_hash
+from harness.models.model_loading import DTYPES as LOAD_DTYPES
 from harness.errors import HarnessError
 
-DTYPES = ("bf16", "fp16", "fp32")
+# the spellings `harness run --dtype` takes (bf16 and bfloat16, ...), less "auto": a merge names its dtype
+DTYPES = {k: v for k, v in LOAD_DTYPES.items() if v != "auto"}
 
 
 def quantization_of(model: str) -> str | None:
@@ -44,6 +46,7 @@ def merge_adapter(ckpt_spec: str, out: str, *, base: str | None = None, dtype: s
 
     if dtype not in DTYPES:
         raise HarnessError(f"--dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
+    dtype = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}[DTYPES[dtype]]  # one name in the record
     out_dir = Path(out)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise HarnessError(f"--out {out_dir}: the directory is not empty; give a new or empty directory")
@@ -51,7 +54,7 @@ def merge_adapter(ckpt_spec: str, out: str, *, base: str | None = None, dtype: s
     if not ckpt.adapter:
         raise HarnessError(f"--ckpt {ckpt_spec}: not a LoRA adapter directory (no adapter_config.json); nothing to merge")
     refuse_quantized_base(ckpt)
-    torch_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
+    torch_dtype = getattr(torch, DTYPES[dtype])
     if console:
         console.print(f"Merging {ckpt.adapter} into {ckpt.model} ({dtype}, unquantized)")
     merged = merged_model(ckpt, torch_dtype)

@@ -24,7 +24,7 @@ from harness.app.run import RunRequest, finish, scoring_context
 from harness.run_config import metric_definitions, suite_description
 from harness.scoring import score_run
 from harness.io.includes import include
-from harness.suite import Suite, load_suite
+from harness.suite import Suite, apply_limit, load_suite
 
 
 def rescore(source: str | Path, *, tasks: list[str] | None = None, scorers: list[str] | None = None,
@@ -40,6 +40,8 @@ def rescore(source: str | Path, *, tasks: list[str] | None = None, scorers: list
         raise HarnessError("--out names the new baseline file when rescoring a baseline file; a run directory is "
                            "rescored into a new run directory under --runs-dir")
     config = old.config()
+    if judge is not None:
+        judge.check_reachable()
     for folder in (config.get("invocation") or {}).get("includes", []):  # the run's --include folders
         include(folder, f"{path}: config.json includes")
     suite = _suite_for(config, path)
@@ -69,7 +71,13 @@ def _suite_for(config: dict, source: Path) -> Suite:
     if not suite_path.is_file():
         raise HarnessError(f"{source}: its suite file {suite_path} is not there any more; rescore on the machine that "
                            "made the run, or with the suite file back in place")
-    return load_suite(str(suite_path), tasks=list(suite_cfg["tasks"]))
+    # the suite as the source run loaded it: its --data files, --gen settings and --limit, so the new
+    # run records how its (copied) answers were made, not the suite file's defaults
+    invocation = config.get("invocation") or {}
+    suite = load_suite(str(suite_path), tasks=list(suite_cfg["tasks"]), data_overrides=invocation.get("data") or {},
+                       gen_overrides=invocation.get("gen") or {})
+    apply_limit(suite, invocation.get("limit") or {})
+    return suite
 
 
 def _selection(suite: Suite, tasks: list[str] | None, scorers: list[str] | None):

@@ -120,6 +120,8 @@ def run_suite(request: RunRequest, *, resume: str | None = None, console: Consol
             f"--judge: no selected task of suite {suite.name} has a judge scorer (judge_pairwise, judge_rubric, "
             f"judge_refusal in its YAML; lab1: compare10, safety); selected: {', '.join(suite.tasks)}"
         )
+    if request.judge:
+        request.judge.check_reachable()  # before generation: a judge that is down costs nothing
     ckpt = checkpoint_of(request)
     roles = roles_for(ckpt, request.no_base)
     backend = None

@@ -131,10 +131,27 @@ def run_training(config: TrainConfig, console: Console) -> dict:
         "final_report": str(Path(final_line["run_dir"]) / "report.md") if final_line else None,
     }
     (out / "training_summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    _write_model_card(result.final_dir, config, final_line, summary["final_report"])
     if final_line:
         console.print(f"Report of the final adapter: [bold]{summary['final_report']}[/bold]")
     console.print(f"Training summary: {out / 'training_summary.json'}")
     return summary
+
+
+def _write_model_card(final_dir: Path, config, final_line: dict | None, report: str | None) -> None:
+    """final/README.md: PEFT's generic card (and TRL's "fine-tuned version of [None]" for a local
+    base) replaced by one that names the base and the final adapter's evaluation."""
+    from reports.model_card import render_model_card
+
+    adapter_config = Path(final_dir) / "adapter_config.json"
+    if not adapter_config.is_file():
+        return
+    base = json.loads(adapter_config.read_text(encoding="utf-8")).get("base_model_name_or_path") or config.model
+    lora = getattr(config, "lora", None)
+    training = {"base model": base, "max_steps": getattr(config, "max_steps", None),
+                "learning_rate": getattr(config, "learning_rate", None),
+                "LoRA r / alpha": f"{lora.r} / {lora.alpha}" if lora is not None else None}
+    (Path(final_dir) / "README.md").write_text(render_model_card(base, training, final_line, report), encoding="utf-8")
 
 
 def print_trajectory(scores: list[dict], headline: dict[str, str], console: Console) -> None:

@@ -1,21 +1,21 @@
 """A client for OpenAI-compatible chat endpoints: bounded concurrency, counted retries, give-up.
 
-Used by the LLM judge (judges/) and by the `openai` model backend. Retries and timeouts are the
-openai package's own machinery (`max_retries`, `timeout`):
+Used by the LLM judge (judges/) and by the `openai` model backend. The openai package sends each
+HTTP attempt, configured only through its public options (`max_retries=0`, `timeout`); the retry
+loop is ours, so it is counted, capped and stopped by give-up without touching openai's internals:
 
 - retried: HTTP 408, 409, 429 and 5xx, timeouts and connection errors (a server's
-  `x-should-retry` header overrides that); not retried: other HTTP errors (400 bad request,
-  401 bad key, 404 unknown model, ...);
-- the wait before a retry is the server's `Retry-After` / `retry-after-ms` when it sends one
-  (seconds or an HTTP date; a wait over the openai client's cap of 2 minutes is not retried),
-  else openai's exponential backoff with jitter, scaled so the first wait is `backoff_s`:
-  backoff_s x 2^k x (0.75..1), at most 16 x backoff_s;
-- give-up (ours): after `give_up_after` consecutive requests failed (each after its retries),
-  the remaining requests, and the retries of those in flight, fail at once instead of each
-  waiting through its own retries, so a judge that is down costs seconds, not the length of the run.
+  `x-should-retry: true/false` header overrides that); not retried: other HTTP errors (400 bad
+  request, 401 bad key, 404 unknown model, ...);
+- the wait before a retry is the server's `retry-after-ms` / `Retry-After` when it sends one
+  (seconds or an HTTP date; a wait over MAX_RETRY_AFTER_S is not waited for: the request fails),
+  else `backoff_s` x 2^k, at most MAX_BACKOFF_S;
+- give-up: after `give_up_after` consecutive requests failed (each after its retries), the
+  remaining requests, and the retries of those in flight, fail at once instead of each waiting
+  through its own retries, so a judge that is down costs seconds, not the length of the run.
 
-Every HTTP attempt is counted (`http_attempts`, and per reply `attempts`) through the openai
-client's `_prepare_request` hook, which runs once per attempt, retries included.
+Every HTTP attempt is counted (`http_attempts`, and per reply `attempts`); every wait is recorded
+(`waits`) and goes through the `sleep` the client was made with (tests record instead of sleeping).
 
 The API key is read from the environment variable named in the settings when a batch starts,
 and lives only in the openai client object.
@@ -24,14 +24,16 @@ and lives only in the openai client object.
 from __future__ import annotations
 
 import asyncio
-import contextvars
+import email.utils
 import os
+import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 NO_KEY = "EMPTY"  # what local servers (vLLM, harness serve) accept when no key is configured
-OPENAI_FIRST_WAIT_S = 0.5  # the openai client's first backoff wait (its INITIAL_RETRY_DELAY)
-RETRIED_STATUSES = (408, 409, 429)  # and every 5xx: what the openai client retries
+RETRIED_STATUSES = (408, 409, 429)  # and every 5xx
+MAX_BACKOFF_S = 30.0  # the longest wait of our own backoff
+MAX_RETRY_AFTER_S = 120.0  # a server asking for a longer wait is not retried (the request fails)
 
 
 @dataclass(frozen=True)
@@ -72,31 +74,19 @@ def api_key_from_env(env_name: str) -> str:
     return os.environ.get(env_name) or NO_KEY
 
 
-@dataclass
-class _Attempts:
-    n: int = 0
-
-
-# The attempt counter of the request being sent: each request runs in its own asyncio task, so
-# the hook (called inside that task) finds the right counter.
-_current_attempts: contextvars.ContextVar[_Attempts] = contextvars.ContextVar("harness_openai_attempts")
-
-
-class GaveUp(Exception):
-    """Raised from the per-attempt hook once the client has given up (ends a request's retries)."""
-
-
 class ChatClient:
     """Sends batches of chat requests to one model at one endpoint."""
 
-    def __init__(self, settings: EndpointSettings, model: str):
+    def __init__(self, settings: EndpointSettings, model: str,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
         if not settings.base_url:
             raise ValueError("ChatClient needs EndpointSettings.base_url")
         self.settings = settings
         self.model = model
+        self.sleep = sleep
         self.http_attempts = 0  # every HTTP request sent, retries included
         self.retries = 0
-        self.waits: list[float] = []  # seconds waited before each retry (the openai client's choice)
+        self.waits: list[float] = []  # seconds waited before each retry
         self._consecutive_failures = 0
 
     @property
@@ -113,8 +103,12 @@ class ChatClient:
         return asyncio.run(self._complete_all(requests, on_done))
 
     async def _complete_all(self, requests, on_done) -> list[ChatReply]:
+        from openai import AsyncOpenAI
+
         # One client per event loop: its connection pool belongs to the loop it was made in.
-        client = _counting_client(self)
+        # max_retries=0: each call is one HTTP attempt; the retries are ours (_send).
+        client = AsyncOpenAI(base_url=self.settings.base_url, api_key=api_key_from_env(self.settings.api_key_env),
+                             max_retries=0, timeout=self.settings.timeout_s)
         gate = asyncio.Semaphore(self.settings.concurrency)
 
         async def one(i: int, request: ChatRequest) -> ChatReply:
@@ -130,52 +124,63 @@ class ChatClient:
             await client.close()
 
     async def _send(self, client, request: ChatRequest) -> ChatReply:
-        if self.gave_up:
-            return ChatReply(None, error=self._gave_up_text())
-        attempts = _Attempts()
-        _current_attempts.set(attempts)
+        attempts = 0
+        while True:
+            if self.gave_up:  # also ends the retries of a request already under way
+                return ChatReply(None, error=self._gave_up_text(), attempts=attempts)
+            attempts += 1
+            self.http_attempts += 1
+            try:
+                resp = await client.chat.completions.create(model=self.model, messages=request.messages, **request.params)
+            except Exception as e:  # noqa: BLE001 (classified below)
+                error, retryable = _classify(e, self.settings.timeout_s)
+                wait = self._wait_before_retry(e, attempts) if retryable else None
+                if wait is None:
+                    if retryable:
+                        error += f" (after {attempts} attempts)"
+                    self._consecutive_failures += 1
+                    return ChatReply(None, error=error, attempts=attempts)
+                self.retries += 1
+                self.waits.append(wait)
+                await self.sleep(wait)
+                continue
+            self._consecutive_failures = 0
+            return _reply(resp, attempts)
+
+    def _wait_before_retry(self, e: Exception, attempts: int) -> float | None:
+        """Seconds to wait before the next attempt; None: no retry (none left, or the server asks
+        for a wait longer than MAX_RETRY_AFTER_S)."""
+        if attempts > self.settings.retries:
+            return None
+        told = _retry_after_s(getattr(getattr(e, "response", None), "headers", None))
+        if told is not None:
+            return told if told <= MAX_RETRY_AFTER_S else None
+        return min(self.settings.backoff_s * 2 ** (attempts - 1), MAX_BACKOFF_S)
+
+
+def _retry_after_s(headers) -> float | None:
+    """The server's wait: `retry-after-ms` (milliseconds), else `Retry-After` (seconds or an HTTP
+    date); None when it sent neither (or nothing readable)."""
+    if not headers:
+        return None
+    try:
+        ms = headers.get("retry-after-ms")
+        if ms is not None and float(ms) >= 0:
+            return float(ms) / 1000
+    except ValueError:
+        pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
         try:
-            resp = await client.chat.completions.create(model=self.model, messages=request.messages, **request.params)
-        except Exception as e:  # noqa: BLE001 (classified below)
-            self.retries += max(0, attempts.n - 1)
-            if isinstance(e, GaveUp):
-                return ChatReply(None, error=self._gave_up_text(), attempts=attempts.n)
-            error, retryable = _classify(e, self.settings.timeout_s)
-            if retryable:
-                error += f" (after {attempts.n} attempts)"
-            self._consecutive_failures += 1
-            return ChatReply(None, error=error, attempts=attempts.n)
-        self.retries += attempts.n - 1
-        self._consecutive_failures = 0
-        return _reply(resp, attempts.n)
-
-
-def _counting_client(owner: ChatClient):
-    """An AsyncOpenAI whose retries are counted, scaled to `backoff_s`, and cut short on give-up."""
-    from openai import AsyncOpenAI
-
-    settings = owner.settings
-
-    class CountingClient(AsyncOpenAI):
-        async def _prepare_request(self, request) -> None:  # once per HTTP attempt, retries included
-            if owner.gave_up:
-                raise GaveUp()
-            owner.http_attempts += 1
-            counter = _current_attempts.get(None)
-            if counter is not None:
-                counter.n += 1
-            await super()._prepare_request(request)
-
-        def _calculate_retry_timeout(self, remaining_retries, options, response_headers=None) -> float:
-            wait = super()._calculate_retry_timeout(remaining_retries, options, response_headers)
-            told = self._parse_retry_after_header(response_headers)
-            if told is None or not told > 0:  # openai's own backoff (the server did not say): scale it
-                wait *= settings.backoff_s / OPENAI_FIRST_WAIT_S
-            owner.waits.append(wait)
-            return wait
-
-    return CountingClient(base_url=settings.base_url, api_key=api_key_from_env(settings.api_key_env),
-                          max_retries=settings.retries, timeout=settings.timeout_s)
+            date = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = date.timestamp() - time.time()
+    return max(seconds, 0.0)
 
 
 def _reply(resp, attempts: int) -> ChatReply:
@@ -204,6 +209,9 @@ def _classify(e: Exception, timeout_s: float) -> tuple[str, bool]:
         return f"connection error: {_one_line(cause) or type(cause).__name__}", True
     if isinstance(e, openai.APIStatusError):
         retried = e.status_code in RETRIED_STATUSES or e.status_code >= 500
+        should = e.response.headers.get("x-should-retry") if getattr(e, "response", None) is not None else None
+        if should in ("true", "false"):  # the server says
+            retried = should == "true"
         return f"HTTP {e.status_code}: {_one_line(_error_message(e))}", retried
     return f"{type(e).__name__}: {_one_line(e)}", False
 

@@ -1,7 +1,9 @@
 """The gate: does a run meet a policy, on its own (min / max) and against a baseline (max_drop)?
 
-Every metric the policy names gets a verdict with the checks that decided it. A metric the run
-does not have, or has no data for (n = 0), fails. `harness gate` exits 1 when any metric fails.
+Every metric the policy names gets a verdict with the checks that decided it, except the metrics
+of tasks the run did not run (`--task` subsets): those are not gated, and listed as such. A metric
+of a task that ran which the run does not have (a judge metric of a run without judge), or has no
+data for (n = 0), fails. `harness gate` exits 1 when any metric fails.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class GateResult:
     verdicts: list[MetricVerdict]
     regressions: list[Flip]  # samples that went pass -> fail on a gated metric
     allowed_differences: list[str] = field(default_factory=list)  # --allow-different: run and baseline made differently
+    not_run: list[str] = field(default_factory=list)  # policy metrics of tasks this run did not run: not gated
 
     @property
     def passed(self) -> bool:
@@ -73,11 +76,27 @@ def run_gate(run: Snapshot, policy: Policy, baseline: Snapshot | None = None, ro
             "--baseline (a file from `harness baseline save`, or a run directory)"
         )
     comparison = compare(baseline, run, role, allow) if baseline is not None else None
-    verdicts = [_verdict(rule, run, comparison, role) for rule in policy.rules]
-    gated = {r.metric for r in policy.rules}
+    rules = [r for r in policy.rules if _task_ran(run, r.metric)]
+    not_run = [r.metric for r in policy.rules if r not in rules]
+    if not rules:
+        raise HarnessError(f"{policy.path}: none of its metrics belongs to a task {run.source} ran (its tasks: "
+                           f"{', '.join(run.data_hashes)}); run the tasks the policy gates, or give a policy for these")
+    verdicts = [_verdict(rule, run, comparison, role) for rule in rules]
+    gated = {r.metric for r in rules}
     regressions = [f for f in (comparison.flips if comparison else []) if f.worse and f.metric in gated]
     return GateResult(run.suite_name, role, run.source, baseline.source if baseline else None, str(policy.path),
-                      verdicts, regressions, comparison.allowed_differences if comparison else [])
+                      verdicts, regressions, comparison.allowed_differences if comparison else [], not_run)
+
+
+def _task_ran(run: Snapshot, metric: str) -> bool:
+    """Whether the metric belongs to a task the run ran; a pooled metric (over every task): whether
+    some task that ran writes its score."""
+    definition = run.definitions.get(metric)
+    if definition is None:
+        return True
+    if definition.task is None:
+        return any(definition.score in r.scores for r in run.records)
+    return definition.task in run.data_hashes
 
 
 def _verdict(rule: Rule, run: Snapshot, comparison: Comparison | None, role: str) -> MetricVerdict:
@@ -114,6 +133,8 @@ def _drop_check(rule: Rule, higher_is_better: bool, delta: dict | None) -> Check
     # metrics, the paired bootstrap for graded ones; a significant delta's sign is its direction
     significant_drop = bool(delta["significant"]) and drop > 0
     shown = f"({significance_text(delta)})"
+    if drop < 0:  # better than the baseline
+        return Check("max_drop", True, f"no drop (better by {_num(-drop)}), max_drop {_num(rule.max_drop)} {shown}")
     if drop <= rule.max_drop:
         return Check("max_drop", True, f"drop {_num(drop)} <= max_drop {_num(rule.max_drop)} {shown}")
     if rule.significant and not significant_drop:
@@ -125,7 +146,7 @@ def _drop_check(rule: Rule, higher_is_better: bool, delta: dict | None) -> Check
 def significance_text(delta: dict) -> str:
     """'delta -0.5 [-1, +0], n=2, sign test p=0.5 (1 down, 0 up)' or '..., n=4, too few pairs (4 < 10)'."""
     lo, hi = delta["ci"]
-    text = f"delta {delta['value']:+.4g} [{lo:+.4g}, {hi:+.4g}], n={delta['n']}"
+    text = f"delta {delta['value'] + 0.0:+.4g} [{lo + 0.0:+.4g}, {hi + 0.0:+.4g}], n={delta['n']}"
     if delta.get("test") == "exact sign test":
         flips = delta["flips"]
         text += f", sign test p={delta['p_value']:.2g} ({flips['down']} down, {flips['up']} up)"
@@ -135,4 +156,8 @@ def significance_text(delta: dict) -> str:
 
 
 def _num(x: float) -> str:
-    return f"{x:.4g}"
+    return f"{x + 0.0:.4g}"  # + 0.0: -0.0 prints as 0
+
+
+def metrics_count(n: int) -> str:
+    return f"{n} metric" if n == 1 else f"{n} metrics"

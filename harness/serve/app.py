@@ -91,6 +91,25 @@ class _Server:
             raise _ApiError(500, f"generation failed: {type(e).__name__}: {e}", "server_error") from None
 
 
+# transformers' "no limit recorded" value for a tokenizer's model_max_length (int(1e30))
+_UNSET_LENGTH = 10**18
+
+
+def max_model_len(backend) -> int | None:
+    """The longest sequence the model takes: the model config's position limit
+    (max_position_embeddings and its other names), or the tokenizer's model_max_length where that
+    is a real number (transformers puts 1e30 there when the tokenizer does not know); the smaller
+    of the two when both are known; None when neither is."""
+    config = getattr(getattr(backend, "model", None), "config", None)
+    known = [getattr(config, k, None) for k in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")]
+    known = [next((int(v) for v in known if isinstance(v, int) and v > 0), 0)]
+    tokenizer_limit = getattr(getattr(backend, "tokenizer", None), "model_max_length", None)
+    if isinstance(tokenizer_limit, int) and 0 < tokenizer_limit < _UNSET_LENGTH:
+        known.append(tokenizer_limit)
+    known = [k for k in known if k]
+    return min(known) if known else None
+
+
 def build_app(backend, model_id: str, *, defaults: GenerationSettings | None = None,
               api_key: str | None = None, max_batch_size: int = 8):
     """The FastAPI app serving `backend` under the model id `model_id`."""
@@ -196,14 +215,14 @@ def build_app(backend, model_id: str, *, defaults: GenerationSettings | None = N
     async def tokenizer_info():
         tok = backend.tokenizer
         return {"tokenizer_class": type(tok).__name__, "eos_token": tok.eos_token, "bos_token": tok.bos_token,
-                "pad_token": tok.pad_token, "chat_template": tok.chat_template, "model_max_length": tok.model_max_length}
+                "pad_token": tok.pad_token, "chat_template": tok.chat_template, "model_max_length": max_model_len(backend)}
 
     @app.post("/tokenize")
     async def tokenize(body: TokenizeRequest):
         if body.model is not None:
             server.check_model(body.model)
         tokens = list(backend.tokenizer(body.prompt, add_special_tokens=body.add_special_tokens)["input_ids"])
-        return {"count": len(tokens), "tokens": tokens, "max_model_len": backend.tokenizer.model_max_length}
+        return {"count": len(tokens), "tokens": tokens, "max_model_len": max_model_len(backend)}
 
     @app.post("/detokenize")
     async def detokenize(body: DetokenizeRequest):

@@ -1,0 +1,64 @@
+"""`contains`, `regex` and `exact_match` named in a suite's YAML, with parameters, no Python:
+scored through `harness score` on given answers."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import load_json, only_run_dir
+from test_cli_errors import assert_one_line_error
+
+from harness.rundir import RunDir
+
+SUITE = """name: capitals
+tasks:
+  capital:
+    samples: capital.jsonl
+    scorers:
+      - contains: {value: "paris", ignore_case: true}
+      - {contains: {id: says_answer, field: answer}}
+      - regex: {pattern: '^[A-Z][a-z]+\\.?$', full: true}
+      - exact_match: {field: answer}
+    metrics:
+      mentions_paris: {scorer: contains}
+      exact: {scorer: exact_match}
+"""
+SAMPLES = [{"id": "q1", "prompt": "Capital of France?", "answer": "Paris"},
+           {"id": "q2", "prompt": "Capital of France, one word?", "answer": "Paris"},
+           {"id": "q3", "prompt": "Capital of Italy?", "answer": "Rome"},
+           {"id": "q4", "prompt": "Anything?"}]  # no answer field: unscored where a field is needed
+ANSWERS = {"q1": "The capital is PARIS.", "q2": " Paris ", "q3": "Rome.", "q4": "Paris"}
+
+
+def _suite(tmp_path, text=SUITE):
+    (tmp_path / "capital.jsonl").write_text("".join(json.dumps(s) + "\n" for s in SAMPLES))
+    (tmp_path / "capitals.yaml").write_text(text)
+    (tmp_path / "answers.jsonl").write_text("".join(json.dumps({"id": k, "response": v}) + "\n" for k, v in ANSWERS.items()))
+    return tmp_path / "capitals.yaml"
+
+
+def test_text_checks_named_in_yaml_score_each_answer(harness_cli, tmp_path):
+    suite = _suite(tmp_path)
+    code, out, err = harness_cli("score", "--suite", suite, "--task", "capital", "--responses", tmp_path / "answers.jsonl",
+                                 "--runs-dir", tmp_path / "runs")
+    assert code == 0, err
+    run = only_run_dir(tmp_path / "runs")
+    scores = {r.id: {k: e.value for k, e in r.scores.items()} for r in RunDir(run).scored()}
+    assert scores["q1"] == {"contains": 1.0, "says_answer": 0.0, "regex": 0.0, "exact_match": 0.0}  # PARIS != Paris
+    assert scores["q2"] == {"contains": 1.0, "says_answer": 1.0, "regex": 1.0, "exact_match": 1.0}  # stripped
+    assert scores["q3"] == {"contains": 0.0, "says_answer": 1.0, "regex": 1.0, "exact_match": 0.0}  # "Rome." != "Rome"
+    assert scores["q4"] == {"contains": 1.0, "says_answer": None, "regex": 1.0, "exact_match": None}
+    reason = next(r for r in RunDir(run).scored() if r.id == "q4").scores["exact_match"].reason
+    assert "no 'answer' field" in reason
+    metrics = load_json(run / "summary.json")["metrics"]
+    assert metrics["capital/mentions_paris"]["ckpt"]["value"] == 0.75
+    assert metrics["capital/exact"]["ckpt"]["value"] == 1 / 3 and metrics["capital/exact"]["ckpt"]["unscored"] == 1
+
+
+def test_a_text_check_without_its_expected_text_is_one_line_with_the_line(harness_cli, tmp_path):
+    suite = _suite(tmp_path, "name: capitals\ntasks:\n  capital:\n    samples: capital.jsonl\n    scorers:\n      - contains: {ignore_case: true}\n")
+    code, _, err = harness_cli("score", "--suite", suite, "--task", "capital", "--responses", tmp_path / "answers.jsonl", "--runs-dir", tmp_path / "r")
+    assert_one_line_error(code, err, f"{suite}:4", "scorer 'contains'", "exactly one of value")
+    suite.write_text("name: capitals\ntasks:\n  capital:\n    samples: capital.jsonl\n    scorers:\n      - regex: {pattern: '(['}\n")
+    code, _, err = harness_cli("score", "--suite", suite, "--task", "capital", "--responses", tmp_path / "answers.jsonl", "--runs-dir", tmp_path / "r")
+    assert_one_line_error(code, err, "scorer 'regex'", "not a valid regular expression")
