@@ -15,7 +15,7 @@ from harness.suite import Suite, load_suite
 
 def build_config(request, suite: Suite, ckpt: Checkpoint, roles: list[str], backend,
                  available: set[str] = frozenset()) -> dict:
-    described = backend.describe()
+    described = backend.describe() if backend is not None else _NO_BACKEND  # None: answers made elsewhere
     config = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "invocation": asdict(request),
@@ -27,12 +27,16 @@ def build_config(request, suite: Suite, ckpt: Checkpoint, roles: list[str], back
         "chat_template_hash": described["chat_template_hash"],
         "backend": described["backend"],
         "device": described["device"],
-        "engine": {"backend": described["backend"], **described["engine"]},  # how answers were made (compare checks it)
+        # how the answers were made (compare checks it); unknown without a backend
+        "engine": {"backend": described["backend"], **described["engine"]} if backend is not None else None,
         "versions": package_versions(),
     }
     if request.judge:
         config["judge"] = request.judge.describe()
     return config
+
+
+_NO_BACKEND = {"backend": None, "device": "", "chat_template_hash": None, "engine": {}}
 
 
 def suite_description(suite: Suite) -> dict:
