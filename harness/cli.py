@@ -54,7 +54,7 @@ def _add_vllm_flags(p) -> None:
                    help="the Python that has vllm (default: $SFT_HARNESS_VLLM_PYTHON, else ./.venv-vllm/bin/python)")
     g.add_argument("--vllm", action="append", default=[], metavar="KEY=VALUE",
                    help="an engine setting (repeatable): tensor_parallel_size, gpu_memory_utilization, max_model_len, "
-                        "dtype, enforce_eager, max_lora_rank, max_num_seqs, concurrency, startup_timeout_s, "
+                        "kv_cache_gib, dtype, enforce_eager, max_lora_rank, max_num_seqs, concurrency, startup_timeout_s, "
                         "extra_args ('--flag value ...')")
 
 

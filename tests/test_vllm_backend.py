@@ -103,7 +103,7 @@ def test_a_server_that_dies_while_starting_is_reported_with_its_log_and_leaves_n
     code, _, err = harness_cli("run", "--suite", "lab1", "--task", "format", "--ckpt", BUNDLED_ALIAS, "--backend", "vllm",
                                "--vllm-python", sys.executable, "--runs-dir", tmp_path / "runs")
     assert code == 2
-    assert "the vLLM server exited with code 1 while starting" in err and "No module named vllm" in err
+    assert "the vLLM server exited with code 1 while starting" in err and "No module named 'vllm'" in err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 

@@ -59,6 +59,7 @@ class VLLMSettings:
     tensor_parallel_size: int = 1  # GPUs one model is split over
     gpu_memory_utilization: float | None = None  # the share of each GPU's memory vLLM takes (its default 0.9)
     max_model_len: int | None = None  # context length (default: the model's)
+    kv_cache_gib: float | None = None  # KV cache size; default on CPU: 2 (vLLM's CPU build would reserve 92% of RAM)
     max_lora_rank: int | None = None  # default: the adapter's rank rounded up to a value vLLM takes
     enforce_eager: bool = False  # no torch.compile / CUDA graphs: starts faster, generates slower
     max_num_seqs: int | None = None  # sequences per engine step (vLLM's default 256)
@@ -312,6 +313,9 @@ class VLLMBackend(BackendBase):
             cmd += ["--gpu-memory-utilization", str(s.gpu_memory_utilization)]
         if s.max_model_len is not None:
             cmd += ["--max-model-len", str(s.max_model_len)]
+        kv_cache = s.kv_cache_gib if s.kv_cache_gib is not None else (None if self._on_gpu() or s.gpu_memory_utilization else 2)
+        if kv_cache is not None:
+            cmd += ["--kv-cache-memory-bytes", str(int(kv_cache * 2**30))]
         if s.max_num_seqs is not None:
             cmd += ["--max-num-seqs", str(s.max_num_seqs)]
         if s.enforce_eager:
@@ -402,10 +406,19 @@ class VLLMBackend(BackendBase):
     # ---- helpers --------------------------------------------------------------------------
     def _echo_scorer(self):
         if self._echo is None:
+            from dataclasses import replace
+
             from harness.models.echo_loglikelihood import EchoLoglikelihood
             from harness.models.loglikelihood_tokens import CountedTokens
 
-            self._echo = EchoLoglikelihood(CountedTokens(self.tokenizer, self.ckpt.spec), self.endpoint)
+            endpoint = self.endpoint
+            if self._lora:
+                # vLLM 0.32 with --enable-lora: the LoRA logits layer indexes its weights per sampled
+                # row, not per prompt token, so prompt logprobs of two requests in one engine step
+                # crash the engine (einsum size mismatch). One request at a time is exact: its one
+                # index broadcasts over its prompt tokens.
+                endpoint = replace(endpoint, concurrency=1)
+            self._echo = EchoLoglikelihood(CountedTokens(self.tokenizer, self.ckpt.spec), endpoint)
         return self._echo
 
     def _on_gpu(self) -> bool:
