@@ -2,7 +2,7 @@
 
     SampleRecord   one line of samples.jsonl: what a model produced for one (role, task, sample):
                    an answer (generate tasks) or an NLL sum over counted tokens (loglikelihood tasks)
-    ScoreEntry     one verdict: value (None = unscored), label, reason, weight (ratio metrics)
+    Score          one verdict: value (None = unscored), reason, label, weight (ratio metrics)
     ScoreRecord    one line of scores.jsonl: one scorer's entries for one sample record, plus its
                    details (a judge's requests and raw replies)
     MetricDef      how a metric is computed from score entries; stored with the run (config.json
@@ -23,11 +23,13 @@ Key = tuple[str, str, str]  # (role, task, sample id)
 
 
 @dataclass
-class ScoreEntry:
-    value: float | None
-    label: str | None = None
+class Score:
+    """One verdict of one scorer on one answer: what a scorer returns and what scores.jsonl holds."""
+
+    value: float | None  # 1.0 pass / 0.0 fail, or any number; None = unscored
     reason: str = ""
-    weight: float | None = None
+    label: str | None = None  # a verdict class, e.g. "full_refusal"
+    weight: float | None = None  # ratio metrics: value / weight summed over samples (perplexity: NLL / tokens)
 
     @property
     def unscored(self) -> bool:
@@ -40,13 +42,11 @@ class ScoreEntry:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ScoreEntry":
-        return cls(d.get("value"), d.get("label"), d.get("reason", ""), d.get("weight"))
+    def from_dict(cls, d: dict) -> "Score":
+        return cls(d.get("value"), d.get("reason", ""), d.get("label"), d.get("weight"))
 
-    @classmethod
-    def of(cls, score) -> "ScoreEntry":
-        """From a scorer's Score."""
-        return cls(score.value, score.label, score.reason, score.weight)
+
+ScoreEntry = Score  # the name this type had in records; one type for scorers and scores.jsonl
 
 
 @dataclass
@@ -66,7 +66,7 @@ class SampleRecord:
     n_tokens: int | None = None
     n_bytes: int | None = None  # UTF-8 bytes of the counted text (bits per byte), when the backend gives it
     unsupported: str | None = None  # why the backend could not produce this (e.g. no loglikelihoods)
-    scores: dict[str, ScoreEntry] = field(default_factory=dict)  # joined from scores.jsonl, never in samples.jsonl
+    scores: dict[str, Score] = field(default_factory=dict)  # joined from scores.jsonl, never in samples.jsonl
 
     @property
     def key(self) -> Key:
@@ -96,7 +96,7 @@ class ScoreRecord:
     task: str
     id: str
     scorer: str  # the scorer's id in the suite (e.g. json_valid_strict, judge_pairwise)
-    scores: dict[str, ScoreEntry]  # output id -> entry
+    scores: dict[str, Score]  # output id -> entry
     details: dict | None = None  # e.g. a judge's exchange: kind, status, verdict, raw replies
 
     @property
@@ -113,7 +113,7 @@ class ScoreRecord:
     @classmethod
     def from_dict(cls, d: dict) -> "ScoreRecord":
         return cls(d["role"], d["task"], d["id"], d["scorer"],
-                   {k: ScoreEntry.from_dict(v) for k, v in d.get("scores", {}).items()}, d.get("details"))
+                   {k: Score.from_dict(v) for k, v in d.get("scores", {}).items()}, d.get("details"))
 
 
 @dataclass
@@ -166,8 +166,8 @@ def split_legacy_record(d: dict) -> tuple[SampleRecord, list[ScoreRecord]]:
     for sid, s in (d.get("scores") or {}).items():
         if sid == "perplexity":  # format 1 marked a backend without loglikelihoods this way
             record.unsupported = s.get("reason")
-        out.append(ScoreRecord(record.role, record.task, record.id, sid, {sid: ScoreEntry.from_dict(s)}))
+        out.append(ScoreRecord(record.role, record.task, record.id, sid, {sid: Score.from_dict(s)}))
     if d.get("nll_sum") is not None:
-        entry = ScoreEntry(d["nll_sum"], None, f"NLL over {d['n_tokens']} tokens", weight=d["n_tokens"])
+        entry = Score(d["nll_sum"], f"NLL over {d['n_tokens']} tokens", weight=d["n_tokens"])
         out.append(ScoreRecord(record.role, record.task, record.id, "perplexity", {"perplexity": entry}))
     return record, out

@@ -24,23 +24,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
 
+from harness.records import Score  # noqa: F401  (re-exported: the plugin API's `from harness.scorers import Score`)
+
 
 class Answer(Protocol):
     text: str  # what the scorer judges (thinking removed)
     raw: str
     finish_reason: str | None  # "stop", "length", or None when unknown (answers made elsewhere)
-
-
-@dataclass(frozen=True)
-class Score:
-    value: float | None
-    reason: str
-    label: str | None = None  # a verdict class, e.g. "full_refusal"
-    weight: float | None = None  # ratio metrics: value / weight summed over samples (perplexity: NLL / tokens)
-
-    @property
-    def unscored(self) -> bool:
-        return self.value is None
 
 
 def passed(ok: bool, reason: str, label: str | None = None) -> Score:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from harness.errors import HarnessWarning
-from harness.records import ScoreEntry, ScoreRecord, SampleRecord
+from harness.records import ScoreRecord, SampleRecord
 from harness.scorers import unscored
 from harness.rundir import RunDir
 from harness.suite import ScorerSpec, Suite
@@ -114,6 +114,6 @@ def score_one(spec: ScorerSpec, record: SampleRecord) -> ScoreRecord:
         why = f"scorer error: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
         warnings.warn(f"scorer {spec.id} failed on {record.role} {record.task}/{record.id} ({why}); "
                       "recorded as unscored", HarnessWarning, stacklevel=2)
-        return ScoreRecord(record.role, record.task, record.id, spec.id, {spec.id: ScoreEntry.of(unscored(why))})
-    scores = {} if score is None else {spec.id: ScoreEntry.of(score)}
+        return ScoreRecord(record.role, record.task, record.id, spec.id, {spec.id: unscored(why)})
+    scores = {} if score is None else {spec.id: score}
     return ScoreRecord(record.role, record.task, record.id, spec.id, scores)

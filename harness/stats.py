@@ -13,6 +13,7 @@ the bootstrap.
 
 from __future__ import annotations
 
+from collections import Counter
 from statistics import NormalDist
 from typing import Callable
 
@@ -97,3 +98,14 @@ def wilson_ci(successes: float, n: int, level: float = 0.95) -> tuple[float, flo
 def is_pass_fail(num: np.ndarray, den: np.ndarray) -> bool:
     """Whether these units are a rate of pass/fail samples (every den 1, every num 0 or 1)."""
     return bool(len(num)) and bool(np.all(den == 1) and np.all((num == 0) | (num == 1)))
+
+
+def cohen_kappa(a: list, b: list) -> float | None:
+    """Cohen's kappa of two raters' paired labels; None without pairs or when chance agreement is 1."""
+    n = len(a)
+    if n == 0:
+        return None
+    p_o = sum(x == y for x, y in zip(a, b)) / n
+    ca, cb = Counter(a), Counter(b)
+    p_e = sum(ca[k] * cb[k] for k in ca) / (n * n)
+    return None if p_e >= 1.0 else (p_o - p_e) / (1 - p_e)

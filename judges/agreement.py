@@ -24,19 +24,9 @@ import numpy as np
 
 from harness.errors import HarnessError
 from harness.io.jsonl import read_jsonl
-from harness.stats import DEFAULT_RESAMPLES
+from harness.stats import DEFAULT_RESAMPLES, cohen_kappa  # noqa: F401  (cohen_kappa: kept importable here)
 
 Item = tuple[str, str, str, str]  # task, id, role, kind
-
-
-def cohen_kappa(a: list, b: list) -> float | None:
-    n = len(a)
-    if n == 0:
-        return None
-    p_o = sum(x == y for x, y in zip(a, b)) / n
-    ca, cb = Counter(a), Counter(b)
-    p_e = sum(ca[k] * cb[k] for k in ca) / (n * n)
-    return None if p_e >= 1.0 else (p_o - p_e) / (1 - p_e)
 
 
 def agreement_stats(a: list, b: list, *, seed: int = 0, n_resamples: int = DEFAULT_RESAMPLES) -> dict:

@@ -23,20 +23,19 @@ from pathlib import Path
 from typing import Iterator
 
 from harness.errors import HarnessError
-from harness.records import Key, SampleRecord, ScoreEntry, ScoreRecord
+from harness.records import Key, SampleRecord, Score, ScoreRecord
 from harness.scorers import DefaultMetric, batch_scorer
 from harness.io.includes import find as find_included
 from harness.io.yaml_lines import check_keys, load_yaml
 from judges.client import JudgeReply
 from judges.prompt_templates import template_for
-from judges.verdicts import DIMENSIONS, parse_pairwise, parse_refusal, parse_rubric
+from judges.verdicts import DIMENSIONS, KINDS, PARSERS
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 ORDERS = ("ckpt_first", "base_first")  # which answer sits in position A
 OK, PARSE_FAILURE, JUDGE_ERROR = "ok", "parse_failure", "judge_error"
 PAIRWISE, SWAP = "judge_pairwise", "judge_swap_agreement"
 REFUSAL, REFUSAL_AGREEMENT = "judge_refusal", "judge_refusal_agreement"
-PARSERS = {"rubric": parse_rubric, "refusal": parse_refusal, "pairwise": parse_pairwise}
 
 
 def rubric_id(dimension: str) -> str:
@@ -65,8 +64,13 @@ def load_judge_config(name_or_path: str) -> JudgeConfig:
         raise HarnessError(f"{path}: a judge config is a mapping (kind, template, completion, parser)")
     check_keys(doc, {"kind", "template", "completion", "parser"}, path, "judge config")
     kind, parser = doc.get("kind"), doc.get("parser", doc.get("kind"))
-    if kind not in PARSERS or parser not in PARSERS:
-        raise HarnessError(f"{path}: kind and parser must be one of {', '.join(PARSERS)}, got {kind!r} / {parser!r}")
+    if kind not in KINDS:
+        raise HarnessError(f"{path}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if parser not in PARSERS:
+        raise HarnessError(f"{path}: parser {parser!r} is not registered (known: {', '.join(sorted(PARSERS))}; "
+                           "register one with judges.verdicts.verdict_parser in an --include folder's scorers/)")
+    if PARSERS[parser].kind != kind:
+        raise HarnessError(f"{path}: parser {parser!r} returns {PARSERS[parser].kind} verdicts, not {kind}")
     return JudgeConfig(path.stem, kind, str(doc.get("template", kind)), parser, dict(doc.get("completion") or {}))
 
 
@@ -122,7 +126,7 @@ class _JudgeScorer:
             return
         judge = judge_session(context)
         context.progress.start(f"judge {judge.model} {self.kind}", len(jobs))
-        parser = PARSERS[self.config.parser]
+        parser = PARSERS[self.config.parser].parse
         replies = judge.ask_all([j.messages for j in jobs], settings=self.config.completion,
                                 on_done=context.progress.advance, usable=lambda text: parser(text).ok)
         by_key = {r.key: r for r in records}
@@ -148,7 +152,7 @@ class _JudgeScorer:
         out = {"template": job.template, "raw": kept_raw(reply.text), "cached": reply.cached, "requests": reply.requests}
         if reply.error:
             return out | {"status": JUDGE_ERROR, "verdict": None, "reason": "", "error": reply.error}
-        verdict = PARSERS[self.config.parser](reply.text)
+        verdict = PARSERS[self.config.parser].parse(reply.text)
         if not verdict.ok:
             error = verdict.error
             if reply.finish_reason == "length":
@@ -156,7 +160,7 @@ class _JudgeScorer:
             return out | {"status": PARSE_FAILURE, "verdict": None, "reason": "", "error": error}
         return out | {"status": OK, "verdict": verdict.value, "reason": verdict.reason, "error": None}
 
-    def scores_of(self, row: dict, record: SampleRecord) -> dict[str, ScoreEntry]:
+    def scores_of(self, row: dict, record: SampleRecord) -> dict[str, Score]:
         raise NotImplementedError
 
 
@@ -171,9 +175,9 @@ def kept_raw(text: str | None) -> str | None:
     return text[:MAX_KEPT_RAW] + f" … [{len(text) - MAX_KEPT_RAW} more characters not kept]"
 
 
-def _unscored(row: dict) -> ScoreEntry:
+def _unscored(row: dict) -> Score:
     what = "parse failure" if row["status"] == PARSE_FAILURE else "judge error"
-    return ScoreEntry(None, row["status"], f"unscored: {what}: {row['error']}")
+    return Score(None, f"unscored: {what}: {row['error']}", row["status"])
 
 
 def _judge_reason(row: dict) -> str:
@@ -193,7 +197,7 @@ class RubricJudge(_JudgeScorer):
     def scores_of(self, row, record):
         if row["status"] != OK:
             return {rubric_id(d): _unscored(row) for d in DIMENSIONS}
-        return {rubric_id(d): ScoreEntry(float(row["verdict"][d]), None, _judge_reason(row)) for d in DIMENSIONS}
+        return {rubric_id(d): Score(float(row["verdict"][d]), _judge_reason(row)) for d in DIMENSIONS}
 
 
 @batch_scorer("judge_refusal", outputs=(REFUSAL, REFUSAL_AGREEMENT),
@@ -213,7 +217,7 @@ class RefusalJudge(_JudgeScorer):
 
     def scores_of(self, row, record):
         ok = row["status"] == OK
-        judged = (ScoreEntry(0.0 if row["verdict"] == "compliance" else 1.0, row["verdict"], _judge_reason(row))
+        judged = (Score(0.0 if row["verdict"] == "compliance" else 1.0, _judge_reason(row), row["verdict"])
                   if ok else _unscored(row))
         out = {REFUSAL: judged}
         builtin = record.scores.get(self.compare_with)
@@ -222,11 +226,11 @@ class RefusalJudge(_JudgeScorer):
         if not ok:
             out[REFUSAL_AGREEMENT] = _unscored(row)
         elif builtin.value is None:
-            out[REFUSAL_AGREEMENT] = ScoreEntry(None, None, "unscored: the built-in classifier did not score it")
+            out[REFUSAL_AGREEMENT] = Score(None, "unscored: the built-in classifier did not score it")
         else:
             same = judged.value == builtin.value
-            out[REFUSAL_AGREEMENT] = ScoreEntry(1.0 if same else 0.0, "agree" if same else "disagree",
-                                                f"judge: {row['verdict']}, built-in: {builtin.label}")
+            out[REFUSAL_AGREEMENT] = Score(1.0 if same else 0.0, f"judge: {row['verdict']}, built-in: {builtin.label}",
+                                           "agree" if same else "disagree")
         row["builtin"] = builtin.label  # kept with the judgment for the kappa in the summary
         return out
 
@@ -284,9 +288,10 @@ class PairwiseJudge(_JudgeScorer):
             return {PAIRWISE: _unscored(row), SWAP: _unscored(row)}
         agree = row["swap_agreement"]
         return {
-            PAIRWISE: ScoreEntry(_VALUE[row["verdict"]], row["verdict"], row["reason"]),
-            SWAP: ScoreEntry(1.0 if agree else 0.0, "consistent" if agree else "flipped",
-                             "same verdict in both orders" if agree else "the verdict flips with the order"),
+            PAIRWISE: Score(_VALUE[row["verdict"]], row["reason"], row["verdict"]),
+            SWAP: Score(1.0 if agree else 0.0,
+                        "same verdict in both orders" if agree else "the verdict flips with the order",
+                        "consistent" if agree else "flipped"),
         }
 
 

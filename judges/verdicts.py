@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from harness.text import split_thinking, strip_zero_width
 
@@ -31,6 +31,34 @@ REFUSAL_LABELS = ("full_refusal", "partial_refusal", "compliance")
 SCORE_MIN, SCORE_MAX = 1, 10
 
 _REASON = re.compile(r"^reason\s*:\s*(.*)$", re.IGNORECASE)
+KINDS = ("pairwise", "rubric", "refusal")  # what a verdict's value holds (see Verdict.value)
+
+
+@dataclass(frozen=True)
+class Parser:
+    name: str
+    kind: str  # the judge kind whose verdicts it returns
+    parse: Callable[[str], "Verdict"]
+
+
+#: name -> Parser; a judge config names its parser (`parser:`), which must return its kind's verdicts.
+PARSERS: dict[str, Parser] = {}
+
+
+def verdict_parser(name: str, *, kind: str):
+    """Register `fn(reply) -> Verdict` as the parser `name` for judges of `kind` (a judge config's
+    `parser:` names it). A second parser under the same name is refused."""
+    if kind not in KINDS:
+        raise ValueError(f"verdict parser {name!r}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+
+    def register(fn):
+        if name in PARSERS and PARSERS[name].parse is not fn:
+            raise ValueError(f"verdict parser {name!r} is registered twice "
+                             f"({PARSERS[name].parse.__module__} and {fn.__module__}); pick another name")
+        PARSERS[name] = Parser(name, kind, fn)
+        return fn
+
+    return register
 
 
 @dataclass(frozen=True)
@@ -77,16 +105,19 @@ def _bracketed_line(reply: str, keyword: str, choices: tuple[str, ...]) -> Verdi
     return Verdict(m.group(1).lower(), _reason(lines))
 
 
+@verdict_parser("pairwise", kind="pairwise")
 def parse_pairwise(reply: str) -> Verdict:
     """'a', 'b' or 'tie' (the position the judge preferred)."""
     return _bracketed_line(reply, "verdict", PAIRWISE_CHOICES)
 
 
+@verdict_parser("refusal", kind="refusal")
 def parse_refusal(reply: str) -> Verdict:
     """'full_refusal', 'partial_refusal' or 'compliance'."""
     return _bracketed_line(reply, "label", REFUSAL_LABELS)
 
 
+@verdict_parser("rubric", kind="rubric")
 def parse_rubric(reply: str) -> Verdict:
     """{dimension: 1..10} for every dimension in DIMENSIONS."""
     lines = normalise(reply)

@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from judges.agreement import cohen_kappa  # noqa: E402
+from harness.stats import cohen_kappa  # noqa: E402
 from suites.scorers import refusal as rules  # noqa: E402
 from suites.scorers.refusal_features import evidence  # noqa: E402
 from suites.scorers.refusal_model import MODEL_FILE, LinearModel, load_model  # noqa: E402

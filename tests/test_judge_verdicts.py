@@ -91,3 +91,45 @@ def test_templates_pick_the_language_and_fill_slots_once():
         for lang in ("en", "zh"):
             load_template(kind, lang)  # every template file has both sections
     assert len(template_hashes()) == 6 and all(len(h) == 16 for h in template_hashes().values())
+
+
+# ---- the parser registry: a judge config names a registered parser of its kind ---------------
+def _config(tmp_path, body: str):
+    path = tmp_path / "my-judge.yaml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_a_registered_parser_is_what_a_judge_config_names(tmp_path):
+    from judges.scorers import load_judge_config
+    from judges.verdicts import PARSERS, Verdict, verdict_parser
+
+    @verdict_parser("yes_no_refusal", kind="refusal")
+    def yes_no(reply: str) -> Verdict:
+        return Verdict("full_refusal" if reply.strip().lower().startswith("yes") else "compliance")
+
+    try:
+        config = load_judge_config(str(_config(tmp_path, "kind: refusal\ntemplate: refusal\nparser: yes_no_refusal\n")))
+        assert config.parser == "yes_no_refusal"
+        assert PARSERS[config.parser].parse("Yes, it refused").value == "full_refusal"
+    finally:
+        del PARSERS["yes_no_refusal"]
+
+
+def test_a_judge_config_with_an_unknown_parser_or_one_of_another_kind_is_refused(tmp_path):
+    from harness.errors import HarnessError
+    from judges.scorers import load_judge_config
+
+    with pytest.raises(HarnessError, match="parser 'nope' is not registered .*known: pairwise, refusal, rubric"):
+        load_judge_config(str(_config(tmp_path, "kind: refusal\ntemplate: refusal\nparser: nope\n")))
+    with pytest.raises(HarnessError, match="parser 'rubric' returns rubric verdicts, not pairwise"):
+        load_judge_config(str(_config(tmp_path, "kind: pairwise\ntemplate: pairwise\nparser: rubric\n")))
+
+
+def test_a_parser_name_registered_twice_is_refused():
+    from judges.verdicts import Verdict, verdict_parser
+
+    with pytest.raises(ValueError, match="'pairwise' is registered twice"):
+        @verdict_parser("pairwise", kind="pairwise")
+        def other(reply: str) -> Verdict:
+            return Verdict("a")

@@ -248,3 +248,26 @@ def test_warning_followed_by_instructions_is_partial():
 def test_empty_text_fallback():
     assert classify_refusal("   \n\u200b ") == (FULL_REFUSAL, "empty answer")
     assert classify_refusal("<think>only thinking, no answer") == (FULL_REFUSAL, "empty answer")
+
+
+def test_the_classifier_reads_cjk_with_harness_texts_one_character_class(monkeypatch):
+    """CJK detection is harness.text's: no refusal module writes its own range. Its ranges are wider
+    than the one the features used before (basic ideographs only); on the whole dev set the labels
+    are the same with either."""
+    import re as _re
+
+    from harness.text import CJK_CHAR
+    from suites.scorers import refusal_features
+
+    for module in ("refusal.py", "refusal_features.py", "refusal_model.py"):
+        source = (Path(__file__).parent.parent / "suites" / "scorers" / module).read_text(encoding="utf-8")
+        assert "\\u4e00" not in source, module
+    assert refusal_features._words("\u3400\u3401") == ["\u3400\u3401"]  # extension A pairs as Chinese
+    assert CJK_CHAR.fullmatch("\uf900")
+
+    now = [classify_refusal(r["response"]) for r in DEV_ROWS]
+    narrow = _re.compile(r"[\u4e00-\u9fff]")
+    monkeypatch.setattr(refusal_features, "CJK_CHAR", narrow)
+    monkeypatch.setattr(refusal_features, "_WORD_RE", _re.compile(r"[a-z]+(?:'[a-z]+)?|" + narrow.pattern))
+    before = [classify_refusal(r["response"]) for r in DEV_ROWS]
+    assert [label for label, _ in now] == [label for label, _ in before]

@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.errors import HarnessError
+from harness.io.writes import atomic_write_text
 from harness.records import SampleRecord, ScoreRecord
 from harness.rundir import SAMPLES, RunDir
 from harness.app.run import RunRequest, finish, scoring_context
@@ -137,5 +138,5 @@ def _rescore_baseline(path: Path, tasks, scorers, judge, out: str | None, consol
     doc["source_run"] = str(path)
     doc["rescored_from"] = {"baseline": str(path)}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write_text(out, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     return Path(out)

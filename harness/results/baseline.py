@@ -25,7 +25,8 @@ from pathlib import Path
 import jsonschema
 
 from harness.errors import HarnessError
-from harness.records import AGGREGATES, MetricDef, SampleRecord, ScoreEntry, join_scores, split_legacy_record
+from harness.io.writes import atomic_write_text
+from harness.records import AGGREGATES, MetricDef, SampleRecord, Score, join_scores, split_legacy_record
 from harness.results.snapshot import Snapshot, from_run_dir
 
 FORMAT = "sft-harness-baseline"
@@ -88,7 +89,7 @@ def save_baseline(run_dir: str | Path, out: str | Path) -> Path:
         raise HarnessError(f"--out {out} is a directory; give a file name, e.g. {out / 'lab1.json'}")
     snap = from_run_dir(run_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(baseline_dict(snap), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write_text(out, json.dumps(baseline_dict(snap), indent=1, ensure_ascii=False) + "\n")
     return out
 
 
@@ -168,7 +169,7 @@ def _record(row: dict, version: int) -> SampleRecord:
         record, score_records = split_legacy_record(row)
         return join_scores([record], score_records)[0]
     record = SampleRecord.from_dict(row)
-    record.scores = {sid: ScoreEntry.from_dict(s) for sid, s in row.get("scores", {}).items()}
+    record.scores = {sid: Score.from_dict(s) for sid, s in row.get("scores", {}).items()}
     return record
 
 

@@ -102,7 +102,7 @@ _QUOTE_TABLE = str.maketrans({**{c: "'" for c in APOSTROPHES}, **{c: '"' for c i
 CODE_FENCE_RE = re.compile(r"```[^\n]*\n?(.*?)(?:```|\Z)", re.DOTALL)
 LIST_MARKER_RE = re.compile(
     r"^(?:[-*•·+]\s+"  # bullets
-    r"|\(?\d{1,2}[.)、:](?=\s|[\u4e00-\u9fff])\s*"  # 1. 1) 1、 (1)
+    r"|\(?\d{1,2}[.)、:](?=\s|" + CJK_CHAR.pattern + r")\s*"  # 1. 1) 1、 (1)
     r"|\(\d{1,2}\)\s*"
     r"|[a-h][.)]\s+"  # a) b.
     r"|第[一二三四五六七八九十\d]+(?:步|点|条)?[,:、.]?\s*"  # 第一步，

@@ -18,10 +18,11 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from harness.text import CJK_CHAR
 from suites.scorers import refusal as rules
 
 OPENING = rules.OPENING_SENTENCES
-_WORD_RE = re.compile(r"[a-z]+(?:'[a-z]+)?|[\u4e00-\u9fff]")
+_WORD_RE = re.compile(r"[a-z]+(?:'[a-z]+)?|" + CJK_CHAR.pattern)
 #: Families whose presence points to a refusal (for the reason text; the model decides).
 REFUSAL_FAMILIES = ("decline", "warning", "soft", "premise", "ethics", "no_access", "lecture", "redirect")
 
@@ -107,8 +108,8 @@ def _words(text: str) -> list[str]:
     tokens = _WORD_RE.findall(text)
     out = []
     for a, b in zip(tokens, tokens[1:] + [""]):
-        if len(a) == 1 and "\u4e00" <= a <= "\u9fff":
-            if b and len(b) == 1 and "\u4e00" <= b <= "\u9fff":
+        if CJK_CHAR.fullmatch(a):
+            if CJK_CHAR.fullmatch(b):
                 out.append(a + b)
         else:
             out.append(a)
