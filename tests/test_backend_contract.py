@@ -73,3 +73,23 @@ def test_hf_backend_states_its_capabilities_and_switches_adapters(tiny_adapter, 
     assert not plain.capabilities().switch_adapter
     with pytest.raises(HarnessError, match="only another adapter of the same base"):
         plain.switch_adapter(resolve_checkpoint(str(tiny_adapter)))
+
+
+def test_runs_made_by_different_engines_are_refused_unless_allowed():
+    from types import SimpleNamespace
+
+    from harness.results.compare import condition_differences
+    from harness.results.snapshot import run_conditions
+
+    def made_by(engine):
+        config = {"suite": {"tasks": {}}, "engine": engine}
+        return SimpleNamespace(source=engine["backend"], conditions=run_conditions(config))
+
+    hf, vllm = made_by({"backend": "hf"}), made_by({"backend": "vllm", "dtype": "float32", "enforce_eager": True})
+    with pytest.raises(HarnessError, match=r"engine: backend 'hf' vs 'vllm'.*--allow-different engine"):
+        condition_differences(hf, vllm)
+    assert condition_differences(hf, vllm, frozenset({"engine"})) == [
+        "engine: backend 'hf' vs 'vllm', dtype None vs 'float32', enforce_eager None vs True"]
+    assert condition_differences(hf, made_by({"backend": "hf"})) == []
+    old = SimpleNamespace(source="old", conditions=run_conditions({"suite": {"tasks": {}}}))  # recorded no engine
+    assert condition_differences(old, vllm) == []

@@ -175,7 +175,7 @@ def test_config_records_the_engine_and_compare_refuses_a_different_one(harness_c
     assert engine["tensor_parallel_size"] == 1 and engine["max_lora_rank"] is None and engine["vllm"]
     assert config["chat_template_hash"] == load_json(hf_run / "config.json")["chat_template_hash"]
     code, _, err = harness_cli("compare", hf_run, vllm_run)
-    assert code == 2 and "engine:" in err and "--allow-different engine" in err
+    assert code == 2 and "engine:" in err and "--allow-different engine" in err, err
     code, out, err = harness_cli("compare", hf_run, vllm_run, "--allow-different", "engine")
     assert code == 0, err
 
