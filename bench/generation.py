@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from harness.models.backends.hf import HFBackend
+from harness.models.backends import make_backend
 from harness.models.checkpoint import resolve_checkpoint
 from harness.models.generation_settings import GenerationSettings
 from harness.suite import load_suite, sample_messages
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=10)
     args = parser.parse_args()
 
-    backend = HFBackend(resolve_checkpoint(args.ckpt))
+    backend = make_backend(resolve_checkpoint(args.ckpt))
     prompts = [s["prompt"] for s in load_suite("lab1", tasks=["compare10"]).tasks["compare10"].samples]
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens)
     backend.generate([sample_messages({"prompt": prompts[0]})], GenerationSettings(max_new_tokens=4))  # warm-up

@@ -25,6 +25,7 @@ import time
 
 import torch
 
+from harness.models.backends import make_backend
 from harness.models.backends.hf import HFBackend
 from harness.models.checkpoint import resolve_checkpoint
 from harness.generate import pending_work
@@ -91,7 +92,7 @@ def main() -> None:
         raise SystemExit("lm-eval is not installed: run `.venv/bin/pip install lm-eval` first (see the docstring)")
     torch.set_num_threads(args.threads)
 
-    backend = HFBackend(resolve_checkpoint(args.ckpt), device=torch.device("cpu"))
+    backend = make_backend(resolve_checkpoint(args.ckpt), device=torch.device("cpu"))
     backend.model.float()
     lm = HFLM(pretrained=backend.model, tokenizer=backend.tokenizer, batch_size=args.batch_size, device="cpu")
     suite = load_suite("lab1", tasks=args.tasks)

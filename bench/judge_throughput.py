@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import torch
 
-from harness.models.backends.hf import HFBackend
+from harness.models.backends import make_backend
 from harness.models.checkpoint import resolve_checkpoint
 from harness.models.openai_client import ChatClient, ChatRequest, EndpointSettings
 from harness.serve.app import build_app, serve_in_background
@@ -121,7 +121,7 @@ def main() -> None:
         latency_bound(args)
         return
 
-    app = build_app(HFBackend(resolve_checkpoint(args.model)), "judge", max_batch_size=args.concurrency)
+    app = build_app(make_backend(resolve_checkpoint(args.model)), "judge", max_batch_size=args.concurrency)
     requests = judge_requests(args.n, args.max_tokens)
     with serve_in_background(app) as url:
         timed(url, "judge", requests[:1], 1)  # warm-up

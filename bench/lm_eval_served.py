@@ -161,7 +161,7 @@ def main() -> None:
         sys.exit("lm-eval is not installed: .venv/bin/pip install \"lm-eval[api]\"")
     from lm_eval.utils import make_table
 
-    from harness.models.backends.hf import HFBackend
+    from harness.models.backends import make_backend
     from harness.models.checkpoint import resolve_checkpoint
     from harness.serve.app import build_app, serve_in_background
 
@@ -169,7 +169,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tasks_dir = Path(tmp)
         write_tasks(tasks_dir)
-        app = build_app(HFBackend(ckpt), "served", max_batch_size=8)
+        app = build_app(make_backend(ckpt), "served", max_batch_size=8)
         with serve_in_background(app) as url:
             t0 = time.perf_counter()
             # lm-eval renders the chat template only with a local tokenizer (its remote-tokenizer

@@ -39,10 +39,9 @@ def _lm_eval():
 
 def no_raw_text_reason(backend) -> str | None:
     """Why this backend cannot run capability tasks, or None when it can."""
-    missing = [m for m in RAW_TEXT_METHODS if not callable(getattr(backend, m, None))]
-    if missing:
-        return (f"the {getattr(backend, 'name', type(backend).__name__)} backend has no raw-text "
-                f"{' / '.join(missing)} (capability tasks need them)")
+    if not backend.capabilities().raw_text:
+        return (f"the {backend.name} backend has no raw-text {' / '.join(RAW_TEXT_METHODS)} "
+                "(capability tasks need them)")
     return None
 
 

@@ -46,12 +46,39 @@ def _add_run(sub) -> None:
     p.add_argument("--backend", help="a registered model backend other than the default (hf; openai for a URL)")
     _add_load_flags(p)
     _add_request_flags(p)
+    _add_vllm_flags(p)
     _add_judge_flags(p)
     p.add_argument("--allow-unscored-judge", action="store_true",
                    help="exit 0 even when every judgment failed (judge down, unparseable replies); by default such a "
                         "run exits 2 (its run directory is kept)")
     p.add_argument("--report-to", action="append", default=[], choices=["mlflow", "wandb", "tensorboard"],
                    help="also send the run's metrics (with CIs) and a samples table to this tracker (repeatable; docs/view.md)")
+
+
+def _add_vllm_flags(p) -> None:
+    g = p.add_argument_group("the vllm backend (--backend vllm: a vLLM server started for the run; docs/scale-out.md)")
+    g.add_argument("--vllm-python", metavar="PATH",
+                   help="the Python that has vllm (default: $SFT_HARNESS_VLLM_PYTHON, else ./.venv-vllm/bin/python)")
+    g.add_argument("--vllm", action="append", default=[], metavar="KEY=VALUE",
+                   help="an engine setting (repeatable): tensor_parallel_size, gpu_memory_utilization, max_model_len, "
+                        "kv_cache_gib, dtype, enforce_eager, max_lora_rank, max_num_seqs, concurrency, startup_timeout_s, "
+                        "extra_args ('--flag value ...')")
+
+
+def _vllm_options(args) -> dict:
+    """--vllm KEY=VALUE and --vllm-python, checked now (one line on a bad key or value)."""
+    from harness.models.backends.vllm import VLLMSettings
+
+    given = {}
+    for item in args.vllm:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise HarnessError(f"--vllm {item!r}: expected KEY=VALUE, e.g. --vllm max_model_len=4096")
+        given[key.strip()] = value
+    VLLMSettings.parse(given)
+    if args.vllm_python:
+        given["python"] = args.vllm_python
+    return given
 
 
 def _add_load_flags(p) -> None:
@@ -158,7 +185,7 @@ def cmd_run(args, console: Console) -> int:
         batch_size=args.batch_size, trust_remote_code=args.trust_remote_code, runs_dir=args.runs_dir,
         model_name=args.model_name, backend=args.backend, judge=_judge_options(args), load=_load_options(args),
         limit=_limits(args.limit), includes=[str(d) for d in include_dirs()],
-        requests=_request_options(args),
+        requests=_request_options(args), engine=_vllm_options(args),
     )
     console = _json_console(args, console)
     run = run_suite(request, console=console)
@@ -304,6 +331,8 @@ def _add_train(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. lora.r=8, or set any TRL SFTConfig field, e.g. max_grad_norm=0.3")
     p.add_argument("--rescore", metavar="SUITE", help="suite to rescore checkpoints with ('none' to skip); default: the config's")
+    p.add_argument("--rescore-backend", choices=["hf", "vllm"],
+                   help="hf: the trainer's model in process (default); vllm: one vLLM engine, each checkpoint loaded into it")
     p.add_argument("--resume-from-checkpoint", nargs="?", const=True, metavar="CHECKPOINT_DIR",
                    help="resume training (weights, optimizer, scheduler, data order) from a checkpoint; "
                         "without a value: the last complete checkpoint-<step> in output_dir")
@@ -321,6 +350,8 @@ def cmd_train(args, console: Console) -> int:
         config.resume_from_checkpoint = args.resume_from_checkpoint
     if args.rescore:
         config.rescore.suite = None if args.rescore == "none" else args.rescore
+    if args.rescore_backend:
+        config.rescore.backend = args.rescore_backend
     run_training(config, console)
     return 0
 
@@ -509,6 +540,9 @@ def _add_watch(sub) -> None:
     p.add_argument("--once", action="store_true", help="one pass over what is there, then exit")
     p.add_argument("--interval", type=float, default=10.0, help="seconds between scans")
     p.add_argument("--timeout", type=float, help="stop after this many seconds")
+    p.add_argument("--backend", choices=["hf", "vllm"], default="hf",
+                   help="hf (default): the base loaded here once; vllm: one vLLM engine, each adapter loaded into it at run time")
+    _add_vllm_flags(p)
 
 
 def cmd_watch(args, console: Console) -> int:
@@ -519,8 +553,12 @@ def cmd_watch(args, console: Console) -> int:
     rescorer = Rescorer(Path(args.directory), args.suite, tasks=args.tasks, max_samples=args.max_samples,
                         gen=parse_cli_overrides(args.gen), console=console)
     rescorer.load(full=False)
+    engine = _vllm_options(args)
+    if engine and args.backend != "vllm":
+        raise HarnessError("--vllm / --vllm-python: only with --backend vllm")
     n = watch(args.directory, rescorer, base=args.base, once=args.once, interval=args.interval,
-              timeout=args.timeout, console=console)
+              timeout=args.timeout, console=console, backend_name=args.backend,
+              backend_options={"settings": engine} if args.backend == "vllm" else {})
     console.print(f"scored {n} new checkpoint(s); scores in {Path(args.directory) / 'scores.jsonl'}")
     return 0
 
@@ -540,9 +578,9 @@ def _add_compare(sub) -> None:
 
 def _add_allow_different(p) -> None:
     p.add_argument("--allow-different", action="append", default=[], metavar="KEY",
-                   choices=["generation", "chat_template", "judge_model"],
-                   help="compare even though the runs were made with different generation settings, chat templates "
-                        "or judge models (refused by default); the report states the difference (repeatable)")
+                   choices=["generation", "chat_template", "engine", "judge_model"],
+                   help="compare even though the runs were made with different generation settings, chat templates, "
+                        "engines (backend and its settings) or judge models (refused by default); the report states the difference (repeatable)")
 
 
 def cmd_compare(args, console: Console) -> int:

@@ -79,10 +79,11 @@ def _run_batch(backend, batch: Batch, model_names: dict) -> list[SampleRecord]:
     task = batch.task
     model = model_names[batch.role]
     if task.kind == "loglikelihood":
-        if not backend.supports_loglikelihood:  # recorded, and scored "unscored" with the reason
+        capabilities = backend.capabilities()
+        if not capabilities.loglikelihood:  # recorded, and scored "unscored" with the reason
             records = [new_record(batch.role, model, task, s) for s in batch.samples]
             for record in records:
-                record.unsupported = getattr(backend, "no_loglikelihood_reason", f"the {backend.name} backend has no loglikelihoods")
+                record.unsupported = capabilities.loglikelihood_missing or f"the {backend.name} backend has no loglikelihoods"
             return records
         results = backend.loglikelihood([s["messages"] for s in batch.samples], mask=task.mask, role=batch.role)
         out = []

@@ -4,7 +4,6 @@ the chat template's hash and the package versions."""
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import time
 from dataclasses import asdict
@@ -16,7 +15,7 @@ from harness.suite import Suite, load_suite
 
 def build_config(request, suite: Suite, ckpt: Checkpoint, roles: list[str], backend,
                  available: set[str] = frozenset()) -> dict:
-    template = getattr(getattr(backend, "tokenizer", None), "chat_template", None)
+    described = backend.describe() if backend is not None else _NO_BACKEND  # None: answers made elsewhere
     config = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "invocation": asdict(request),
@@ -25,14 +24,19 @@ def build_config(request, suite: Suite, ckpt: Checkpoint, roles: list[str], back
         "suite": suite_description(suite),
         "metric_definitions": metric_definitions(suite, available),
         "models": {"checkpoint": ckpt.describe()},
-        "chat_template_hash": hashlib.sha256(str(template).encode()).hexdigest()[:16] if template else None,
-        "backend": getattr(backend, "name", None),
-        "device": str(getattr(backend, "device", "")),
+        "chat_template_hash": described["chat_template_hash"],
+        "backend": described["backend"],
+        "device": described["device"],
+        # how the answers were made (compare checks it); unknown without a backend
+        "engine": {"backend": described["backend"], **described["engine"]} if backend is not None else None,
         "versions": package_versions(),
     }
     if request.judge:
         config["judge"] = request.judge.describe()
     return config
+
+
+_NO_BACKEND = {"backend": None, "device": "", "chat_template_hash": None, "engine": {}}
 
 
 def suite_description(suite: Suite) -> dict:

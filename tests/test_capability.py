@@ -234,7 +234,9 @@ def test_a_backend_without_raw_text_methods_records_the_documents_unscored(tiny_
     from harness.capability_spec import CapabilityMetric, LmEvalEntry
     from harness.scorers import registered_scorers
 
-    class ChatOnly:
+    from harness.models.backends.base import BackendBase
+
+    class ChatOnly(BackendBase):  # the contract's defaults: no raw-text capability
         name = "chat-only"
 
     records = run_entry(ChatOnly(), LmEvalEntry("local_mc", 3, 0, None, (CapabilityMetric("acc"),)), role="ckpt",

@@ -1,5 +1,6 @@
 """The `openai` backend: a served model (`--ckpt http://.../v1 --model-name NAME`) gives the same
-records as the hf backend; perplexity is recorded as unscored, not a crash."""
+records as the hf backend; perplexity, for a model whose tokenizer is not here, is recorded as
+unscored with the reason, not a crash (tests/test_echo_loglikelihood.py: with the tokenizer here)."""
 
 from __future__ import annotations
 
@@ -41,13 +42,13 @@ def test_a_served_model_gives_the_records_of_the_hf_backend(harness_cli, tiny_mo
         assert {f: api[key][f] for f in FIELDS} == {f: hf[key][f] for f in FIELDS}, key
     assert api[answers[0]]["model"] == "tiny"
     ppl = next(r for k, r in api.items() if k[0] == "ppl")
-    assert ppl.get("nll_sum") is None and "not available over chat completions" in ppl["scores"]["perplexity"]["reason"]
+    assert ppl.get("nll_sum") is None and "needs the served model's tokenizer here" in ppl["scores"]["perplexity"]["reason"]
     summary = load_json(only_run_dir(tmp_path / "api") / "summary.json")
     assert summary["metrics"]["ppl/perplexity"]["ckpt"] == {"value": None, "n": 0, "ci": None, "unscored": 24}
     assert summary["metrics"]["format/json_validity_strict"] == load_json(only_run_dir(tmp_path / "hf") / "summary.json")["metrics"]["format/json_validity_strict"]
     config = load_json(only_run_dir(tmp_path / "api") / "config.json")
     assert config["backend"] == "openai" and config["models"]["checkpoint"]["endpoint"] == served_tiny
-    assert "not available over chat completions" in (only_run_dir(tmp_path / "api") / "report.md").read_text()
+    assert "needs the served model's tokenizer here" in (only_run_dir(tmp_path / "api") / "report.md").read_text()
 
 
 def test_a_model_the_server_does_not_serve(harness_cli, served_tiny, tmp_path):

@@ -14,7 +14,7 @@ from conftest import REPO, load_json, only_run_dir
 from test_compare import scored_run
 
 from harness.models.backends import register_backend
-from harness.models.backends.base import Generation
+from harness.backends.base import BackendBase, Generation  # the plugin API path
 from harness.rundir import RunDir
 from harness.scorers import _REGISTRY, passed, scorer
 
@@ -126,11 +126,8 @@ def test_a_rescored_run_keeps_its_sources_generation_settings_limit_and_data(har
 
 # ---- a backend and a scorer, each one decorated object in this file ----------------------------
 @register_backend("echo-test")
-class EchoBackend:
-    """Answers every prompt with the prompt reversed; no loglikelihoods."""
-
-    name = "echo-test"
-    supports_loglikelihood = False
+class EchoBackend(BackendBase):
+    """Answers every prompt with the prompt reversed; no loglikelihoods (BackendBase's capabilities)."""
 
     def __init__(self, ckpt, **options):
         self.ckpt = ckpt
@@ -140,7 +137,7 @@ class EchoBackend:
         return [Generation(raw=t, text=t, finish_reason="stop", prompt_tokens=1, completion_tokens=len(t)) for t in texts]
 
     def loglikelihood(self, batch, mask="assistant", role="ckpt"):
-        raise AssertionError("not called: supports_loglikelihood is False")
+        raise AssertionError("not called: capabilities().loglikelihood is False")
 
 
 @scorer("ends_with_question_mark_test")
@@ -170,7 +167,9 @@ def test_a_backend_and_a_scorer_registered_outside_the_package_run_a_suite(harne
     assert ppl["value"] is None and ppl["unscored"] == 1  # said, not silently dropped
     reason = next(json.loads(x) for x in (run / "scores.jsonl").read_text().splitlines() if '"ppl"' in x)
     assert "the echo-test backend has no loglikelihoods" in reason["scores"]["perplexity"]["reason"]
-    assert load_json(run / "config.json")["invocation"]["backend"] == "echo-test"
+    config = load_json(run / "config.json")
+    assert config["invocation"]["backend"] == "echo-test"
+    assert (config["backend"], config["engine"]) == ("echo-test", {"backend": "echo-test"})  # BackendBase.describe()
 
 
 def test_an_unknown_backend_is_one_line(harness_cli, tiny_model, tmp_path):

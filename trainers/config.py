@@ -66,6 +66,8 @@ class RescoreSettings(_Section):
     final_gen: dict[str, Any] = Field(default_factory=dict)  # generation overrides for the final run
     final_tasks: list[str] | None = None  # tasks of the final run (None: the whole suite)
     batch_size: Int = Field(8, ge=1)
+    backend: Literal["hf", "vllm"] = "hf"  # hf: the trainer's model in process; vllm: one vLLM engine, adapters loaded at run time
+    vllm: dict[str, Any] = Field(default_factory=dict)  # engine settings (harness.models.backends.vllm.VLLMSettings)
 
 
 class TrainConfig(_Section):

@@ -59,6 +59,7 @@ class RunRequest:
     requests: dict = field(default_factory=dict)  # --request-*: EndpointSettings fields for the openai backend
     limit: dict = field(default_factory=dict)  # --limit: at most N samples per task ({"*": N} for every task)
     includes: list = field(default_factory=list)  # --include folders (harness.io.includes), loaded again on --resume
+    engine: dict = field(default_factory=dict)  # --vllm KEY=VALUE, --vllm-python: the vllm backend's VLLMSettings
 
     def __post_init__(self):
         if isinstance(self.judge, dict):  # from config.json on --resume
@@ -75,6 +76,8 @@ def checkpoint_of(request: RunRequest) -> Checkpoint:
         flags = ", ".join(f"--request-{k.removesuffix('_s')}" for k in request.requests)
         raise HarnessError(f"{flags}: only for a model behind an API (--ckpt http://HOST:PORT/v1 --model-name NAME); "
                            f"--ckpt {request.ckpt} is loaded here")
+    if request.engine and ckpt.backend != "vllm":
+        raise HarnessError(f"--vllm / --vllm-python: only with --backend vllm (this run's backend: {ckpt.backend})")
     return ckpt
 
 
@@ -84,6 +87,8 @@ def backend_for(request: RunRequest, ckpt: Checkpoint):
         from harness.models.openai_client import EndpointSettings
 
         return make_backend(ckpt, endpoint=EndpointSettings(base_url=ckpt.endpoint, **request.requests))
+    if request.engine:
+        return make_backend(ckpt, settings=request.engine)
     return make_backend(ckpt)
 
 
@@ -131,24 +136,31 @@ def run_suite(request: RunRequest, *, resume: str | None = None, console: Consol
                 f"{resume}: the suite changed since this run started (version {saved['suite']['version']} "
                 f"-> {suite.version()}); start a new run instead of resuming"
             )
-    else:
-        check_writable_dir(request.runs_dir, "--runs-dir")
-        check_capability_tasks(suite)  # lm-eval tasks and their datasets load, before the model does
-        backend = backend_for(request, ckpt)  # before the run dir exists: a model that cannot load leaves nothing behind
-        run = RunDir.create(Path(request.runs_dir), suite.name, ckpt.name)
-        run.write_config(build_config(request, suite, ckpt, roles, backend, context.available))
+    try:
+        if not resume:
+            check_writable_dir(request.runs_dir, "--runs-dir")
+            check_capability_tasks(suite)  # lm-eval tasks and their datasets load, before the model does
+            backend = backend_for(request, ckpt)  # before the run dir exists: a model that cannot load leaves nothing behind
+            run = RunDir.create(Path(request.runs_dir), suite.name, ckpt.name)
+            backend.attach_run_dir(run.path)
+            run.write_config(build_config(request, suite, ckpt, roles, backend, context.available))
 
-    if backend is None and any(t.kind == "loglikelihood" for t in suite.tasks.values()):
-        backend = backend_for(request, ckpt)  # --resume: batches of loglikelihood tasks are ordered by its token counts
-    pending = pending_work(suite, roles, run.records(), batch_size_for(request, ckpt),
-                           loglikelihood_length=getattr(backend, "loglikelihood_length", None))
-    if resume and any(b.task.kind == "capability" for b in pending):
-        check_capability_tasks(suite)
-    if pending and backend is None:
-        backend = backend_for(request, ckpt)
-    console.print(f"[bold]Run[/bold] {run.path}  suite={suite.name}  ckpt={ckpt.spec}  roles={', '.join(roles)}")
-    if pending:
-        execute(suite, backend, pending, run, progress=progress_for(console), model_names=model_names(ckpt))
+        if backend is None and any(t.kind == "loglikelihood" for t in suite.tasks.values()):
+            backend = backend_for(request, ckpt)  # --resume: batches of loglikelihood tasks are ordered by its token counts
+            backend.attach_run_dir(run.path)
+        pending = pending_work(suite, roles, run.records(), batch_size_for(request, ckpt),
+                               loglikelihood_length=backend.loglikelihood_length if backend else None)
+        if resume and any(b.task.kind == "capability" for b in pending):
+            check_capability_tasks(suite)
+        if pending and backend is None:
+            backend = backend_for(request, ckpt)
+            backend.attach_run_dir(run.path)
+        console.print(f"[bold]Run[/bold] {run.path}  suite={suite.name}  ckpt={ckpt.spec}  roles={', '.join(roles)}")
+        if pending:
+            execute(suite, backend, pending, run, progress=progress_for(console), model_names=model_names(ckpt))
+    finally:
+        if backend is not None:
+            backend.close()  # a server the backend started stops here (also on Ctrl-C and errors)
     score_run(run, suite, context)
     finish(run, suite, roles, console=console)
     return run

@@ -4,6 +4,7 @@ checkpoint, the loss curve and its diagnosis, and the full suite on the final ad
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -24,17 +25,52 @@ from trainers.distributed import is_main_process
 
 
 class RescoreHooks:
-    """Scores each checkpoint in process with the trainer's model (base weights never reloaded)."""
+    """Scores each checkpoint: in process with the trainer's model (base weights never reloaded), or
+    with `engine="vllm"` through one vLLM engine started at the first checkpoint, each later
+    checkpoint loaded into it as a LoRA adapter (no restart). `close()` stops that engine."""
 
-    def __init__(self, rescorer: Rescorer | None, base: Checkpoint, progress: Progress | None = None):
+    def __init__(self, rescorer: Rescorer | None, base: Checkpoint, progress: Progress | None = None, *,
+                 engine: str = "hf", engine_settings: dict | None = None, lora_rank: int | None = None):
         self.rescorer, self.base = rescorer, base
         self.progress = progress or Progress()
+        self.engine, self.engine_settings, self.lora_rank = engine, dict(engine_settings or {}), lora_rank
+        self.shared = None  # the vLLM backend, once started
 
     def backend(self, path: Path, model, tokenizer):
         from harness.models.backends import make_backend
 
         ckpt = Checkpoint(spec=str(path), model=self.base.model, adapter=str(path), model_revision=self.base.model_revision)
-        return make_backend(ckpt, model=model, tokenizer=tokenizer, device=next(model.parameters()).device), ckpt
+        if self.engine == "hf":
+            return make_backend(ckpt, model=model, tokenizer=tokenizer, device=self._device(model)), ckpt
+        return self.engine_backend(replace(ckpt, backend=self.engine)), ckpt
+
+    def engine_backend(self, ckpt: Checkpoint):
+        """The one shared engine, switched to `ckpt` (started with it the first time)."""
+        from harness.models.backends import make_backend
+
+        if self.shared is None:
+            settings = self.engine_settings
+            if self.lora_rank and "max_lora_rank" not in settings:  # later checkpoints have the config's rank
+                from harness.models.backends.vllm import lora_rank_for
+
+                settings = {**settings, "max_lora_rank": lora_rank_for(self.lora_rank)}
+            self.shared = make_backend(ckpt, settings=settings)
+            self.shared.attach_run_dir(self.rescorer.output_dir)  # the training directory: vllm-server.log
+        elif self.shared.ckpt.model != ckpt.model:  # another base (not in one training run): a new engine
+            self.close()
+            return self.engine_backend(ckpt)
+        elif self.shared.ckpt.adapter != ckpt.adapter:
+            self.shared.switch_adapter(ckpt)
+        return self.shared
+
+    def close(self) -> None:
+        if self.shared is not None:
+            self.shared.close()
+            self.shared = None
+
+    @staticmethod
+    def _device(model):
+        return next(model.parameters()).device
 
     def on_start(self, model, tokenizer) -> None:
         pass  # the base is scored lazily, once, at the first checkpoint
@@ -47,7 +83,8 @@ class RescoreHooks:
         backend, ckpt = self.backend(path, model, tokenizer)
         # Generation seeds the global RNG; training's dropout and data order must not depend on
         # whether (and what) was rescored, so a resumed run continues exactly as an uninterrupted one.
-        devices = [backend.device] if backend.device.type == "cuda" else []
+        device = self._device(model)
+        devices = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             line = self.rescorer.score(backend, ckpt, step)
         return logged_metrics(line)
@@ -84,11 +121,24 @@ def run_training(config: TrainConfig, console: Console) -> dict:
                             final_gen=r.final_gen, batch_size=r.batch_size, console=console, final_tasks=r.final_tasks)
         rescorer.load(full=False)  # fail on a bad suite/task before hours of training
         check_capability_tasks(rescorer.load(full=True))  # lm-eval tasks and their datasets load, before training
-    hooks = RescoreHooks(rescorer, base, progress_for(console))
-    console.print(f"[bold]train[/bold] trainer={config.trainer} model={config.model} output={out}")
-    result = trainer.train(config, hooks, console)
-    if not main:
-        return {}
+        if r.backend == "vllm":  # and on a bad engine setting or a missing vLLM
+            from harness.models.backends.vllm import VLLMSettings, vllm_python
+
+            vllm_python(VLLMSettings.parse(r.vllm, "rescore.vllm").python)
+    hooks = RescoreHooks(rescorer, base, progress_for(console), engine=r.backend, engine_settings=r.vllm,
+                         lora_rank=config.lora.r)
+    try:
+        console.print(f"[bold]train[/bold] trainer={config.trainer} model={config.model} output={out}")
+        result = trainer.train(config, hooks, console)
+        if not main:
+            return {}
+        return _after_training(config, result, rescorer, hooks, out, console)
+    finally:
+        hooks.close()  # the rescoring engine's server, if one was started (also on errors and Ctrl-C)
+
+
+def _after_training(config: TrainConfig, result, rescorer, hooks: RescoreHooks, out: Path, console: Console) -> dict:
+    r = config.rescore
 
     train_pts, eval_pts = loss_points(result.log_history)
     diagnosis = diagnose(train_pts, eval_pts)
@@ -109,6 +159,8 @@ def run_training(config: TrainConfig, console: Console) -> dict:
         final_line = rescorer.scored("final", weights_hash(ckpt.adapter))  # a resumed run that had got this far
         if final_line is not None:
             console.print(f"[dim]final adapter: already rescored ({rescorer.scores_file.name}), skipped[/dim]")
+        elif r.backend != "hf":  # the engine that scored the checkpoints, the final adapter loaded into it
+            final_line = rescorer.score(hooks.engine_backend(replace(ckpt, backend=r.backend)), ckpt, step=None, full=True)
         else:
             final_line = rescorer.score(make_backend(ckpt), ckpt, step=None, full=True)
     scores = read_scores(out)

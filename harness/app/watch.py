@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -41,7 +42,10 @@ def _step_order(path: Path):
 
 
 def watch(directory: str, rescorer: Rescorer, *, base: str | None = None, once: bool = False,
-          interval: float = 10.0, timeout: float | None = None, console: Console | None = None) -> int:
+          interval: float = 10.0, timeout: float | None = None, console: Console | None = None,
+          backend_name: str | None = None, backend_options: dict | None = None) -> int:
+    """`backend_name`: a registered backend other than hf (vllm: one engine, each adapter loaded at run
+    time), made with `backend_options` (vllm: {"settings": {...}})."""
     console = console or Console()
     root = Path(directory)
     if not root.is_dir():
@@ -49,31 +53,37 @@ def watch(directory: str, rescorer: Rescorer, *, base: str | None = None, once: 
     done = {line["checkpoint"] for line in read_scores(root)}
     backend, scored, start = None, 0, time.time()
     console.print(f"watching {root} for adapter checkpoints ({'one pass' if once else f'every {interval:g} s, Ctrl-C to stop'})")
-    while True:
-        for folder in ready_checkpoints(root):
-            path = str(folder.resolve())
-            if path in done:
-                continue
-            ckpt = resolve_checkpoint(path, base=base)
-            backend = _backend_for(backend, ckpt)
-            m = re.search(r"(\d+)$", folder.name)
-            rescorer.score(backend, ckpt, int(m.group(1)) if m else None)
-            done.add(path)
-            scored += 1
-        if once or (timeout is not None and time.time() - start > timeout):
-            return scored
-        time.sleep(interval)
+    try:
+        while True:
+            for folder in ready_checkpoints(root):
+                path = str(folder.resolve())
+                if path in done:
+                    continue
+                ckpt = resolve_checkpoint(path, base=base)
+                if backend_name:
+                    ckpt = replace(ckpt, backend=backend_name)
+                backend = _backend_for(backend, ckpt, root, backend_options or {})
+                m = re.search(r"(\d+)$", folder.name)
+                rescorer.score(backend, ckpt, int(m.group(1)) if m else None)
+                done.add(path)
+                scored += 1
+            if once or (timeout is not None and time.time() - start > timeout):
+                return scored
+            time.sleep(interval)
+    finally:
+        if backend is not None:
+            backend.close()  # a server the backend started goes with it (also on Ctrl-C and errors)
 
 
-def _backend_for(backend, ckpt):
-    """Load the base once; later adapters are added to the same PEFT model and switched to."""
+def _backend_for(backend, ckpt, root: Path, options: dict):
+    """Load the base once; later adapters of the same base are switched to on the same engine."""
     from harness.models.backends import make_backend
 
-    if backend is None or backend.ckpt.model != ckpt.model:
-        return make_backend(ckpt)
-    name = f"a{abs(hash(ckpt.adapter)) % 10**8}"
-    backend.model.load_adapter(ckpt.adapter, adapter_name=name)
-    backend.model.set_adapter(name)
-    backend.model.eval()
-    backend.ckpt = ckpt
+    if backend is not None and backend.ckpt.model == ckpt.model and backend.capabilities().switch_adapter:
+        backend.switch_adapter(ckpt)
+        return backend
+    if backend is not None:
+        backend.close()
+    backend = make_backend(ckpt, **options)
+    backend.attach_run_dir(root)  # a server's log goes beside scores.jsonl
     return backend

@@ -120,7 +120,7 @@ def _params(spec: dict) -> str:
     return str({k: v for k, v in spec.items() if k not in {"scorer", "version"}})
 
 
-CONDITION_KEYS = ("generation", "chat_template", "judge_model")  # what --allow-different takes
+CONDITION_KEYS = ("generation", "chat_template", "engine", "judge_model")  # what --allow-different takes
 
 
 def condition_differences(a: Snapshot, b: Snapshot, allow: frozenset[str] = frozenset()) -> list[str]:

@@ -33,7 +33,8 @@ class Snapshot:
     scorers: dict[str, dict] = field(default_factory=dict)  # "task/scorer id" -> {scorer, version, ...}
     rescored_from: dict | None = None  # what `harness rescore` made this from
     # how the answers were made, where it matters for a fair comparison: "generation/<task>"
-    # (settings), "chat_template" (hash), "judge_model"; a key a run did not record is unknown
+    # (settings), "chat_template" (hash), "engine" (backend + settings), "judge_model"; a key a run did
+    # not record is unknown
     conditions: dict[str, Any] = field(default_factory=dict)
     # config.json's models.checkpoint (spec, hashes; `exported_from` for a GGUF written by `harness export`)
     checkpoint: dict[str, Any] = field(default_factory=dict)
@@ -91,6 +92,8 @@ def run_conditions(config: dict) -> dict[str, Any]:
                            for task, cfg in config["suite"]["tasks"].items() if cfg.get("generation")}
     if config.get("chat_template_hash"):
         out["chat_template"] = config["chat_template_hash"]
+    if config.get("engine"):  # the backend and its engine settings (vllm: dtype, max model len, ...)
+        out["engine"] = config["engine"]
     if (config.get("judge") or {}).get("model"):
         out["judge_model"] = config["judge"]["model"]
     return out

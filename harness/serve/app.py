@@ -36,7 +36,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from harness.models.decode_stream import token_pieces
 from harness.errors import HarnessError
 from harness.models.generation_settings import GenerationSettings
 from harness.serve.batching import BatchingGenerator, Job, TokenLogprob
@@ -65,22 +64,23 @@ class _Server:
 
     def __init__(self, backend, model_id: str, defaults: GenerationSettings, generator: BatchingGenerator):
         self.backend, self.model_id, self.defaults, self.generator = backend, model_id, defaults, generator
+        self.tokens = backend.tokenizer_view()
 
     def check_model(self, name: str | None) -> None:
         if name != self.model_id:
             raise _ApiError(404, f"model {name!r} not found; this server serves {self.model_id!r}", param="model")
 
     def prompt_ids(self, prompt) -> list[int]:
-        ids = self.backend.encode_text(prompt) if isinstance(prompt, str) else list(prompt)
+        ids = self.tokens.encode(prompt) if isinstance(prompt, str) else list(prompt)
         if not ids:
             raise _ApiError(400, "the prompt is empty (no tokens)", param="prompt")
-        vocab = len(self.backend.tokenizer)
+        vocab = self.tokens.vocab_size
         if any(not 0 <= t < vocab for t in ids):
             raise _ApiError(400, f"prompt token ids must be in [0, {vocab})", param="prompt")
         return ids
 
     def token_text(self, token_id: int) -> str:
-        return self.backend.tokenizer.decode([token_id])
+        return self.tokens.decode([token_id])
 
     async def run(self, job: Job) -> Job:
         try:
@@ -91,28 +91,11 @@ class _Server:
             raise _ApiError(500, f"generation failed: {type(e).__name__}: {e}", "server_error") from None
 
 
-# transformers' "no limit recorded" value for a tokenizer's model_max_length (int(1e30))
-_UNSET_LENGTH = 10**18
-
-
-def max_model_len(backend) -> int | None:
-    """The longest sequence the model takes: the model config's position limit
-    (max_position_embeddings and its other names), or the tokenizer's model_max_length where that
-    is a real number (transformers puts 1e30 there when the tokenizer does not know); the smaller
-    of the two when both are known; None when neither is."""
-    config = getattr(getattr(backend, "model", None), "config", None)
-    known = [getattr(config, k, None) for k in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")]
-    known = [next((int(v) for v in known if isinstance(v, int) and v > 0), 0)]
-    tokenizer_limit = getattr(getattr(backend, "tokenizer", None), "model_max_length", None)
-    if isinstance(tokenizer_limit, int) and 0 < tokenizer_limit < _UNSET_LENGTH:
-        known.append(tokenizer_limit)
-    known = [k for k in known if k]
-    return min(known) if known else None
-
-
 def build_app(backend, model_id: str, *, defaults: GenerationSettings | None = None,
               api_key: str | None = None, max_batch_size: int = 8):
-    """The FastAPI app serving `backend` under the model id `model_id`."""
+    """The FastAPI app serving `backend` (one with `capabilities().token_streams`) under the model id `model_id`."""
+    if not backend.capabilities().token_streams:
+        raise HarnessError(f"harness serve needs a backend that streams tokens (hf); the {backend.name} backend does not")
     generator = BatchingGenerator(backend, max_batch_size)
     server = _Server(backend, model_id, defaults or GenerationSettings(), generator)
     created = int(time.time())
@@ -202,7 +185,7 @@ def build_app(backend, model_id: str, *, defaults: GenerationSettings | None = N
         jobs = await asyncio.gather(*(server.run(j) for j in jobs))
         choices = []
         for i, job in enumerate(jobs):
-            prompt_text = backend.tokenizer.decode(job.prompt_ids) if body.echo else ""
+            prompt_text = server.tokens.decode(job.prompt_ids) if body.echo else ""
             text = job.stream.text if job.stream else ""
             choices.append({"index": i, "text": prompt_text + text,
                             "finish_reason": job.stream.finish_reason if job.stream else "length",
@@ -213,22 +196,20 @@ def build_app(backend, model_id: str, *, defaults: GenerationSettings | None = N
 
     @app.get("/tokenizer_info")
     async def tokenizer_info():
-        tok = backend.tokenizer
-        return {"tokenizer_class": type(tok).__name__, "eos_token": tok.eos_token, "bos_token": tok.bos_token,
-                "pad_token": tok.pad_token, "chat_template": tok.chat_template, "model_max_length": max_model_len(backend)}
+        return server.tokens.info()
 
     @app.post("/tokenize")
     async def tokenize(body: TokenizeRequest):
         if body.model is not None:
             server.check_model(body.model)
-        tokens = list(backend.tokenizer(body.prompt, add_special_tokens=body.add_special_tokens)["input_ids"])
-        return {"count": len(tokens), "tokens": tokens, "max_model_len": max_model_len(backend)}
+        tokens = server.tokens.encode(body.prompt, add_special_tokens=body.add_special_tokens)
+        return {"count": len(tokens), "tokens": tokens, "max_model_len": server.tokens.model_max_length}
 
     @app.post("/detokenize")
     async def detokenize(body: DetokenizeRequest):
         if body.model is not None:
             server.check_model(body.model)
-        return {"prompt": backend.tokenizer.decode(body.tokens)}
+        return {"prompt": server.tokens.decode(body.tokens)}
 
     return app
 
@@ -241,7 +222,7 @@ def _usage(prompt_tokens: int, completion_tokens: int) -> dict:
 def _chat_logprobs(server: _Server, rows: list[TokenLogprob]) -> dict:
     """The chat shape: per answer token its text (pieces that join to the answer), bytes and log-probability,
     and the alternatives (each decoded alone)."""
-    pieces = token_pieces(server.backend.tokenizer, [t.token_id for t in rows])
+    pieces = server.tokens.pieces([t.token_id for t in rows])
 
     def entry(text: str, logprob: float) -> dict:
         return {"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8"))}
@@ -253,7 +234,7 @@ def _chat_logprobs(server: _Server, rows: list[TokenLogprob]) -> dict:
 def _completion_logprobs(server: _Server, rows: list[TokenLogprob]) -> dict:
     """The legacy completions shape: `tokens` join to the text; `top_logprobs` maps each alternative
     (decoded alone) to its log-probability and also holds the chosen token (as vLLM does)."""
-    tokens = token_pieces(server.backend.tokenizer, [t.token_id for t in rows])
+    tokens = server.tokens.pieces([t.token_id for t in rows])
     offsets, offset = [], 0
     for text in tokens:
         offsets.append(offset)

@@ -13,9 +13,10 @@ from typing import Iterator
 import torch
 
 from harness.models.backends import register_backend
-from harness.models.backends.base import Generation, Loglikelihood
+from harness.models.backends.base import BackendBase, Capabilities, Generation, Loglikelihood, TokenizerView, template_hash
 from harness.text import split_thinking
-from harness.models.chat_template import assistant_mask, require_chat_template, training_chat_template
+from harness.models.chat_template import require_chat_template
+from harness.models.loglikelihood_tokens import CountedTokens
 from harness.models.checkpoint import Checkpoint
 from harness.models.decode_stream import DecodeStream
 from harness.errors import HarnessError
@@ -29,10 +30,7 @@ def pick_device() -> torch.device:
 
 
 @register_backend("hf")
-class HFBackend:
-    name = "hf"
-    supports_loglikelihood = True
-
+class HFBackend(BackendBase):
     def __init__(self, ckpt: Checkpoint, *, device: torch.device | None = None, model=None, tokenizer=None):
         """Load `ckpt`; or wrap an already loaded `model`/`tokenizer` (the trainer's, in-process)."""
         self.ckpt = ckpt
@@ -42,7 +40,29 @@ class HFBackend:
         self.model = model if model is not None else self._load_model()
         self.model.eval()
         self._eos_ids = end_of_turn_ids(self.tokenizer, self.model)
-        self._training_template: str | None = None
+        self._counted = CountedTokens(self.tokenizer, ckpt.spec)
+
+    # ---- the contract ----------------------------------------------------------------------
+    def capabilities(self) -> Capabilities:
+        return Capabilities(generate=True, loglikelihood=True, token_logprobs=True, batching=True, token_streams=True, raw_text=True,
+                            switch_adapter=self.ckpt.adapter is not None)  # a PEFT model takes more adapters
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "device": str(self.device),
+                "chat_template_hash": template_hash(self.tokenizer.chat_template), "engine": {}}
+
+    def tokenizer_view(self) -> TokenizerView:
+        return TokenizerView(self.tokenizer, max_model_len=self.max_length())
+
+    def switch_adapter(self, ckpt: Checkpoint) -> None:
+        """Add `ckpt`'s adapter to the loaded PEFT model and switch to it (the base stays loaded)."""
+        if not (self.ckpt.adapter and ckpt.adapter) or ckpt.model != self.ckpt.model:
+            raise HarnessError(f"cannot switch {self.ckpt.spec} to {ckpt.spec}: only another adapter of the same base")
+        name = f"a{abs(hash(ckpt.adapter)) % 10**8}"
+        self.model.load_adapter(ckpt.adapter, adapter_name=name)
+        self.model.set_adapter(name)
+        self.model.eval()
+        self.ckpt = ckpt
 
     # ---- loading -------------------------------------------------------------------------
     def _load_tokenizer(self):
@@ -178,13 +198,7 @@ class HFBackend:
         mask="assistant" counts the assistant's tokens (end-of-turn included) as the chat
         template marks them; mask="all" counts every token after the first.
         """
-        if mask == "assistant":
-            if self._training_template is None:
-                self._training_template = training_chat_template(self.tokenizer, self.ckpt.spec)
-            ids, m = assistant_mask(self.tokenizer, messages, self._training_template)
-            return list(ids), list(m)
-        ids = self.tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"]
-        return list(ids), [0] + [1] * (len(ids) - 1)
+        return self._counted.tokens(messages, mask)
 
     def loglikelihood_length(self, messages: list[dict], mask: str = "assistant") -> int:
         """Token count of a conversation: the runner batches loglikelihood samples by it (least padding)."""
@@ -221,15 +235,7 @@ class HFBackend:
             return self.model(input_ids=input_ids, attention_mask=attn).logits[:, positions]
 
     def _counted_bytes(self, ids: list[int], mask: list[int]) -> int:
-        """UTF-8 bytes of the text the counted tokens spell, special tokens (end of turn) left out."""
-        total, span = 0, []
-        for token, counted in zip(ids[1:] + [None], mask[1:] + [0]):
-            if counted:
-                span.append(token)
-            elif span:
-                total += len(self.tokenizer.decode(span, skip_special_tokens=True).encode("utf-8"))
-                span = []
-        return total
+        return self._counted.counted_bytes(ids, mask)
 
 
     # ---- raw text (capability tasks through lm-eval: no chat template) --------------------

@@ -3,21 +3,24 @@ vLLM, llama.cpp, ...), reached with `--ckpt http://HOST:PORT/v1 --model-name NAM
 
 Same interface as the hf backend, so records are the same: `finish_reason` comes from the API,
 token counts from its `usage`, and `<think>` blocks are split off the answer as for local
-models. Loglikelihoods are not available over chat completions: `supports_loglikelihood` is
-False and the runner records the perplexity task as unscored with the reason.
+models. Loglikelihoods (perplexity, bits per byte) go over `/v1/completions` with echo
+(harness.models.echo_loglikelihood) when the served model's tokenizer is here, i.e. when
+`--model-name` is a local model folder or the bundled model's alias (as vLLM names a model it
+serves from a folder); otherwise the perplexity task is recorded unscored with the reason.
 """
 
 from __future__ import annotations
 
 from harness.models.backends import register_backend
-from harness.models.backends.base import Generation
+from harness.models.backends.base import BackendBase, Capabilities, Generation
 from harness.text import split_thinking
 from harness.models.checkpoint import Checkpoint
 from harness.errors import HarnessError
 from harness.models.generation_settings import GenerationSettings
 from harness.models.openai_client import ChatClient, ChatRequest, EndpointSettings, api_key_from_env
 
-NO_LOGLIKELIHOOD = "loglikelihood is not available over chat completions (the model is an endpoint: --ckpt URL)"
+NO_LOGLIKELIHOOD = ("loglikelihood over an endpoint needs the served model's tokenizer here: --model-name must be a local "
+                    "model folder or 'smollm2-135m-instruct' (the name vLLM gives a model it serves from a folder)")
 _DEFAULTS = GenerationSettings()
 
 
@@ -40,11 +43,8 @@ def request_params(settings: GenerationSettings) -> dict:
 
 
 @register_backend("openai")
-class OpenAIBackend:
-    name = "openai"
-    supports_loglikelihood = False
-    no_loglikelihood_reason = NO_LOGLIKELIHOOD
-    tokenizer = None  # the chat template lives on the server
+class OpenAIBackend(BackendBase):
+    """The chat template lives on the server; requests of a batch go out `concurrency` at a time."""
 
     def __init__(self, ckpt: Checkpoint, *, endpoint: EndpointSettings | None = None, check: bool = True):
         if not ckpt.endpoint:
@@ -55,6 +55,59 @@ class OpenAIBackend:
         self.client = ChatClient(self.endpoint, ckpt.model)
         if check:
             self._check_model_is_served()
+        self._tokenizer = self._local_tokenizer()
+        self._echo = None  # made at the first loglikelihood call
+
+    def _local_tokenizer(self):
+        """The served model's tokenizer when its name is a local model (no hub access for API names)."""
+        from pathlib import Path
+
+        from harness.models.bundled import BUNDLED_ALIAS
+
+        name = self.ckpt.model
+        if name != BUNDLED_ALIAS and not (Path(name).is_dir() and (Path(name) / "config.json").is_file()):
+            return None
+        from harness.models.backends.hf import load_tokenizer
+        from harness.models.checkpoint import resolve_checkpoint
+
+        return load_tokenizer(resolve_checkpoint(name))
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(generate=True, batching=True, loglikelihood=self._tokenizer is not None,
+                            loglikelihood_missing="" if self._tokenizer is not None else NO_LOGLIKELIHOOD)
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "device": self.device, "chat_template_hash": None, "engine": {}}
+
+    def loglikelihood(self, batch, mask: str = "assistant", role: str = "ckpt"):
+        return self._echo_scorer().loglikelihood(batch, mask, self.ckpt.model)
+
+    def loglikelihood_length(self, messages: list[dict], mask: str = "assistant") -> int:
+        if self._tokenizer is None:
+            return super().loglikelihood_length(messages, mask)
+        return self._echo_scorer().length(messages, mask)
+
+    def _echo_scorer(self):
+        if self._tokenizer is None:
+            raise HarnessError(NO_LOGLIKELIHOOD)
+        if self._echo is None:
+            from harness.models.echo_loglikelihood import EchoLoglikelihood
+            from harness.models.loglikelihood_tokens import CountedTokens
+
+            self._echo = EchoLoglikelihood(CountedTokens(self._tokenizer, self.ckpt.model), self.endpoint)
+        return self._echo
+
+    def close(self) -> None:
+        if self._echo is not None:
+            self._echo.close()
+            self._echo = None
+
+    def tokenizer_view(self):
+        if self._tokenizer is None:
+            return super().tokenizer_view()
+        from harness.models.backends.base import TokenizerView
+
+        return TokenizerView(self._tokenizer)
 
     def _check_model_is_served(self) -> None:
         """One clear line up front (server down, wrong model name) instead of a failure mid-run."""
@@ -92,5 +145,3 @@ class OpenAIBackend:
             ))
         return out
 
-    def loglikelihood(self, batch, mask: str = "assistant", role: str = "ckpt"):
-        raise HarnessError(NO_LOGLIKELIHOOD)

@@ -1,0 +1,163 @@
+"""Benchmark: lab1 generation through the hf backend vs the vllm backend, base model and adapter.
+
+Needs the vLLM environment (`bash scripts/setup.sh --with-vllm`, or --vllm-python PATH):
+
+    .venv/bin/python bench/vllm_vs_hf.py [--ckpt smollm2-135m-instruct] [--adapter DIR] [--limit N]
+                                         [--batch-size 8] [--rounds 1] [--merged]
+
+Both backends answer the same lab1 prompts (greedy, each task's max_new_tokens, the runner's
+batches: `pending_work`, `--batch-size` prompts per batch) for the base model and for the adapter
+(`--adapter`, else a LoRA adapter with random B matrices made here, rank 8, so it changes answers);
+hf takes `--batch-size` prompts at a time (lab1's 8), vllm `--vllm-batch-size` (32) requests in flight.
+hf: one model in this process, the adapter switched off for the base (float32 on CPU). vllm: one
+engine, the base model and the adapter as a LoRA module (LoRA runs eager on vLLM's CPU build).
+With `--merged`, a third side serves the adapter merged into the base (`harness merge`) on a
+compiled engine without LoRA. The sides alternate in each round (hf, vllm, hf, ...) and the
+fastest round of each counts. Engine start-up is timed separately and not counted. It prints wall
+time, completion tokens/s, the ratio vllm/hf and how many answers are token-identical (for the
+rest, where they part), like bench/generation_vs_lm_eval.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from harness.generate import pending_work
+from harness.models.backends import make_backend
+from harness.models.checkpoint import resolve_checkpoint
+from harness.suite import apply_limit, load_suite, sample_messages
+
+
+def answer_all(backend, suite, role: str, batch_size: int) -> tuple[dict[str, str], int, float]:
+    """(answers by task/id, completion tokens, wall seconds) of every generate task of `suite`."""
+    batches = [b for b in pending_work(suite, [role], [], batch_size) if b.task.kind == "generate"]
+    out, tokens = {}, 0
+    t0 = time.perf_counter()
+    for b in batches:
+        gens = backend.generate([sample_messages(s) for s in b.samples], b.task.generation, role=role)
+        out.update({f"{b.task.name}/{s['id']}": g.raw for s, g in zip(b.samples, gens)})
+        tokens += sum(g.completion_tokens for g in gens)
+    return out, tokens, time.perf_counter() - t0
+
+
+def random_adapter(base: str, out: Path, rank: int = 8) -> str:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base)
+    peft_model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=["q_proj", "v_proj"],
+                                                  task_type="CAUSAL_LM"))
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.02)
+    peft_model.save_pretrained(out)
+    cfg = json.loads((out / "adapter_config.json").read_text())
+    cfg["base_model_name_or_path"] = base
+    (out / "adapter_config.json").write_text(json.dumps(cfg))
+    return str(out)
+
+
+def compare(tok, a: dict[str, str], b: dict[str, str], names: tuple[str, str]) -> str:
+    ids = {k: (tok(a[k], add_special_tokens=False)["input_ids"], tok(b[k], add_special_tokens=False)["input_ids"]) for k in a}
+    same = [k for k, (x, y) in ids.items() if x == y]
+    lines = [f"token-identical answers {len(same)}/{len(ids)}"]
+    for k, (x, y) in ids.items():
+        if x != y:
+            at = next((i for i, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
+            lines.append(f"    {k}: differ from token {at} ({names[0]} {len(x)} tokens, {names[1]} {len(y)}): "
+                         f"{tok.decode(x[at:at + 6])!r} vs {tok.decode(y[at:at + 6])!r}")
+    return "\n".join(lines[:1] + lines[1:9] + ([f"    ... {len(lines) - 9} more"] if len(lines) > 9 else []))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--ckpt", default="smollm2-135m-instruct", help="the base model")
+    p.add_argument("--adapter", help="a LoRA adapter of --ckpt (default: a random rank-8 one made here)")
+    p.add_argument("--limit", type=int, help="at most N prompts per task (default: all of lab1)")
+    p.add_argument("--tasks", nargs="*", help="lab1 tasks (default: every generate task)")
+    p.add_argument("--batch-size", type=int, default=8, help="prompts per batch for hf (lab1's default)")
+    p.add_argument("--vllm-batch-size", type=int, default=32,
+                   help="prompts per batch for vllm: requests in flight at once, batched by the engine")
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--merged", action="store_true", help="also serve the adapter merged into the base, compiled, no LoRA")
+    p.add_argument("--vllm", action="append", default=[], metavar="KEY=VALUE", help="vllm engine settings (e.g. enforce_eager=true)")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+
+    base = resolve_checkpoint(args.ckpt)
+    tmp = Path(tempfile.mkdtemp(prefix="vllm-bench-"))
+    adapter = args.adapter or random_adapter(base.model, tmp / "adapter")
+    ckpt = resolve_checkpoint(adapter, base=base.model)
+    suite = load_suite("lab1", tasks=args.tasks)
+    for name in [n for n, t in suite.tasks.items() if t.kind != "generate"]:
+        del suite.tasks[name]
+    if args.limit:
+        apply_limit(suite, {"*": args.limit})
+    n = sum(len(t.samples) for t in suite.tasks.values())
+    settings = {"concurrency": args.vllm_batch_size, **dict(item.split("=", 1) for item in args.vllm)}
+    print(f"{n} prompts ({', '.join(f'{t.name}: max_new_tokens {t.generation.max_new_tokens}' for t in suite.tasks.values())}); "
+          f"{args.ckpt} + adapter {adapter}; batch hf {args.batch_size}, vllm {args.vllm_batch_size}; greedy; {args.threads} torch threads; {args.rounds} round(s)")
+
+    t0 = time.perf_counter()
+    hf = make_backend(ckpt, device=torch.device("cpu"))
+    t_hf_load = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    vllm = make_backend(replace(ckpt, backend="vllm"), settings=settings)
+    t_vllm_start = time.perf_counter() - t0
+    print(f"start-up: hf {t_hf_load:.1f} s, vllm (LoRA, {vllm.describe()['engine']}) {t_vllm_start:.1f} s")
+    sides = {"hf": hf, "vllm": vllm}
+    merged = None
+    try:
+        if args.merged:
+            from harness.app.merge import merge_adapter
+
+            folder = tmp / "merged"
+            merge_adapter(adapter, str(folder), base=base.model, dtype="fp32")
+            t0 = time.perf_counter()
+            merged_settings = {k: v for k, v in settings.items() if k != "enforce_eager"}
+            merged = make_backend(replace(resolve_checkpoint(str(folder)), backend="vllm"), settings=merged_settings)
+            print(f"start-up: vllm merged adapter (compiled, no LoRA) {time.perf_counter() - t0:.1f} s")
+
+        results = {}
+        for role in ("base", "ckpt"):
+            runs = {name: [] for name in sides}
+            if role == "ckpt" and merged is not None:
+                runs["vllm-merged"] = []
+            for r in range(args.rounds):
+                for name in runs:
+                    backend = merged if name == "vllm-merged" else sides[name]
+                    size = args.batch_size if name == "hf" else args.vllm_batch_size
+                    answers, tokens, wall = answer_all(backend, suite, "ckpt" if name == "vllm-merged" else role, size)
+                    runs[name].append((wall, tokens, answers))
+                    print(f"  {role:>4} round {r + 1} {name:>11}: {wall:6.1f} s, {tokens} tokens, {tokens / wall:6.1f} tokens/s")
+            results[role] = {name: min(v, key=lambda x: x[0]) for name, v in runs.items()}
+
+        tok = hf.tokenizer
+        print()
+        for role, by_side in results.items():
+            hf_wall, hf_tokens, hf_answers = by_side["hf"]
+            for name, (wall, tokens, answers) in by_side.items():
+                if name == "hf":
+                    continue
+                print(f"{'adapter' if role == 'ckpt' else 'base':>7}: hf {hf_wall:.1f} s ({hf_tokens / hf_wall:.1f} tokens/s) vs "
+                      f"{name} {wall:.1f} s ({tokens / wall:.1f} tokens/s): speed {name}/hf {hf_wall / wall:.2f}x; "
+                      + compare(tok, hf_answers, answers, ("hf", name)))
+    finally:
+        vllm.close()
+        if merged is not None:
+            merged.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
