@@ -167,7 +167,7 @@ def test_one_metric_is_singular_and_no_drop_has_no_minus_sign(harness_cli, two_r
     assert harness_cli("baseline", "save", b, "--out", baseline_b)[0] == 0
     policy = "metrics:\n  format/json_validity_strict: {max_drop: 0.1}\n"  # higher is better: drop = -delta
     code, out, _ = gate(harness_cli, tmp_path, a, policy, "--baseline", baseline_a)
-    assert code == 0 and "drop 0 <= max_drop 0.1 (delta +0 [+0, +0], n=2)" in out and "-0" not in out
+    assert code == 0 and "drop 0 <= max_drop 0.1 (delta +0 [+0, +0], n=2" in out and "-0" not in out
     assert "gate passed: 1 metric\n" in out and "1 metrics" not in out
     assert (tmp_path / "s.md").read_text().startswith("## ✅ Gate passed: 1 metric\n")
     code, out, _ = gate(harness_cli, tmp_path, a, policy, "--baseline", baseline_b)  # a is better than b
