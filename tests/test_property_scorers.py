@@ -69,7 +69,10 @@ SAMPLES = _lab1_samples()
 # test modules register for their own tests (one raises on purpose)
 PER_SAMPLE = {name: info for name, info in registered_scorers().items()
               if not info.batch and not info.factory.__module__.startswith("test_")}
-MODES = {"json_valid": [{"mode": "strict"}, {"mode": "lenient"}]}
+MODES = {"json_valid": [{"mode": "strict"}, {"mode": "lenient"}],
+         # the text checks need what to look for: a fixed string, and a sample field
+         "contains": [{"value": "json"}, {"field": "prompt"}], "exact_match": [{"value": "yes"}],
+         "regex": [{"pattern": r"\d+"}], "lm_eval_metric": [{"metric": "acc"}]}
 
 
 def _instances():
