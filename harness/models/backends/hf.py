@@ -52,7 +52,7 @@ class HFBackend(BackendBase):
                 "chat_template_hash": template_hash(self.tokenizer.chat_template), "engine": {}}
 
     def tokenizer_view(self) -> TokenizerView:
-        return TokenizerView(self.tokenizer, max_model_len=self.max_length())
+        return TokenizerView(self.tokenizer, max_model_len=self.max_length)
 
     def switch_adapter(self, ckpt: Checkpoint) -> None:
         """Add `ckpt`'s adapter to the loaded PEFT model and switch to it (the base stays loaded)."""
