@@ -62,7 +62,7 @@ def test_base_class_defaults_say_what_is_missing():
 
 def test_hf_backend_states_its_capabilities_and_switches_adapters(tiny_adapter, tiny_model):
     backend = make_backend(resolve_checkpoint(str(tiny_adapter)))
-    assert backend.capabilities() == Capabilities(generate=True, loglikelihood=True, token_logprobs=True,
+    assert backend.capabilities() == Capabilities(generate=True, loglikelihood=True, token_logprobs=True, raw_text=True,
                                                   switch_adapter=True, batching=True, token_streams=True)
     described = backend.describe()
     assert described["backend"] == "hf" and described["device"] == "cpu" and len(described["chat_template_hash"]) == 16

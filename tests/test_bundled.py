@@ -32,7 +32,7 @@ class TinyGGUF:
     def install(self, monkeypatch):
         import transformers
 
-        for cls in (transformers.AutoModelForCausalLM, transformers.AutoTokenizer):
+        for cls in (transformers.AutoModelForCausalLM, transformers.AutoTokenizer, transformers.AutoConfig):
             real = cls.from_pretrained
             monkeypatch.setattr(cls, "from_pretrained", self._wrap(real))
 
