@@ -57,6 +57,11 @@ def _samples() -> list[dict]:
     return out
 
 
+# scorers that need parameters: the ones a suite would give (json_valid in both modes)
+PARAMS = {"json_valid": [{"mode": "strict"}, {"mode": "lenient"}], "contains": [{"value": "json"}],
+          "exact_match": [{"value": "yes"}], "regex": [{"pattern": r"\d+"}], "lm_eval_metric": [{"metric": "acc"}]}
+
+
 def subjects() -> dict[str, callable]:
     """name -> f(text) for every per-sample text scorer (with a lab1 sample it applies to) and parser."""
     from harness.scorers import registered_scorers
@@ -68,12 +73,12 @@ def subjects() -> dict[str, callable]:
     for name, info in sorted(registered_scorers().items()):
         if info.batch or "generate" not in info.task_kinds:
             continue
-        for params in ([{"mode": "strict"}, {"mode": "lenient"}] if name == "json_valid" else [{}]):
+        for params in PARAMS.get(name, [{}]):
             fn = info.factory(**params)
             sample = next((s for s in samples if fn(s, Answer("x")) is not None), None)
             if sample is None:
                 continue
-            label = f"{name}:{params['mode']}" if params else name
+            label = f"{name}:{':'.join(map(str, params.values()))}" if params else name
             out[label] = (lambda fn, sample: lambda text: fn(dict(sample), Answer(text)))(fn, sample)
     out["parse_pairwise"], out["parse_rubric"], out["parse_refusal"] = parse_pairwise, parse_rubric, parse_refusal
     out["split_thinking"] = split_thinking
