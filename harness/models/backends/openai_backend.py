@@ -132,16 +132,19 @@ class OpenAIBackend(BackendBase):
     def generate(self, batch: list[list[dict]], settings: GenerationSettings, role: str = "ckpt") -> list[Generation]:
         params = request_params(settings)
         replies = self.client.complete_all([ChatRequest(messages, params) for messages in batch])
-        failed = next((r for r in replies if not r.ok), None)
-        if failed:
-            raise HarnessError(f"model endpoint {self.endpoint.base_url} ({self.ckpt.model}): {failed.error}; "
-                               "finished samples are saved, finish with harness run --resume RUN_DIR")
-        out = []
-        for r in replies:
-            raw = f"<think>{r.reasoning}</think>\n{r.content}" if r.reasoning else r.content
-            out.append(Generation(
-                raw=raw, text=split_thinking(raw), finish_reason=r.finish_reason,
-                prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens,
-            ))
-        return out
+        return generations(replies, f"model endpoint {self.endpoint.base_url} ({self.ckpt.model})")
 
+
+def generations(replies, where: str, hint: str = "") -> list[Generation]:
+    """Chat replies of an OpenAI-compatible server as Generations (reasoning kept in `raw` as a
+    think block); the first failed reply stops the batch with one line (`where`: which server)."""
+    failed = next((r for r in replies if not r.ok), None)
+    if failed:
+        raise HarnessError(f"{where}: {failed.error}{hint}; finished samples are saved, "
+                           "finish with harness run --resume RUN_DIR")
+    out = []
+    for r in replies:
+        raw = f"<think>{r.reasoning}</think>\n{r.content}" if r.reasoning else r.content
+        out.append(Generation(raw=raw, text=split_thinking(raw), finish_reason=r.finish_reason,
+                              prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens))
+    return out

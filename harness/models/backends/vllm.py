@@ -38,10 +38,10 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.models.backends import register_backend
 from harness.models.backends.base import BackendBase, Capabilities, Generation, TokenizerView, template_hash
+from harness.models.backends.openai_backend import generations
 from harness.models.checkpoint import Checkpoint
 from harness.models.generation_settings import GenerationSettings
 from harness.models.openai_client import ChatClient, ChatRequest, EndpointSettings
-from harness.text import split_thinking
 
 PYTHON_ENV = "SFT_HARNESS_VLLM_PYTHON"
 DEFAULT_VENV = ".venv-vllm"
@@ -363,16 +363,7 @@ class VLLMBackend(BackendBase):
         params = request_params(settings)
         params["extra_body"] = {**params.get("extra_body", {}), "stop_token_ids": self._stop_ids}
         replies = client.complete_all([ChatRequest(messages, params) for messages in batch])
-        failed = next((r for r in replies if not r.ok), None)
-        if failed:
-            raise HarnessError(f"vLLM server ({self.model_id(role)}): {failed.error} (log: {self.server.log_file}); "
-                               "finished samples are saved, finish with harness run --resume RUN_DIR")
-        out = []
-        for r in replies:
-            raw = f"<think>{r.reasoning}</think>\n{r.content}" if r.reasoning else r.content
-            out.append(Generation(raw=raw, text=split_thinking(raw), finish_reason=r.finish_reason,
-                                  prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens))
-        return out
+        return generations(replies, f"vLLM server ({self.model_id(role)})", f" (log: {self.server.log_file})")
 
     def loglikelihood(self, batch, mask: str = "assistant", role: str = "ckpt"):
         return self._echo_scorer().loglikelihood(batch, mask, self.model_id(role))
