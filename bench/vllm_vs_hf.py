@@ -21,7 +21,6 @@ rest, where they part), like bench/generation_vs_lm_eval.py.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -34,6 +33,9 @@ from harness.generate import pending_work
 from harness.models.backends import make_backend
 from harness.models.checkpoint import resolve_checkpoint
 from harness.suite import apply_limit, load_suite, sample_messages
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from random_adapter import write_random_adapter  # noqa: E402
 
 
 def answer_all(backend, suite, role: str, batch_size: int) -> tuple[dict[str, str], int, float]:
@@ -49,22 +51,7 @@ def answer_all(backend, suite, role: str, batch_size: int) -> tuple[dict[str, st
 
 
 def random_adapter(base: str, out: Path, rank: int = 8) -> str:
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(base)
-    peft_model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=["q_proj", "v_proj"],
-                                                  task_type="CAUSAL_LM"))
-    gen = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, p in peft_model.named_parameters():
-            if "lora_B" in name:
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.02)
-    peft_model.save_pretrained(out)
-    cfg = json.loads((out / "adapter_config.json").read_text())
-    cfg["base_model_name_or_path"] = base
-    (out / "adapter_config.json").write_text(json.dumps(cfg))
-    return str(out)
+    return write_random_adapter(base, out, rank=rank, alpha=2 * rank, targets=["q_proj", "v_proj"], std=0.02, seed=1)
 
 
 def compare(tok, a: dict[str, str], b: dict[str, str], names: tuple[str, str]) -> str:

@@ -11,11 +11,32 @@ import json
 from pathlib import Path
 
 
-def main() -> None:
+def write_random_adapter(base: str, out: Path, *, rank: int, alpha: int, targets, std: float, seed: int,
+                         base_name: str | None = None, tokenizer: bool = False) -> str:
+    """Save a LoRA adapter of `base` (a model folder) at `out` whose B matrices are N(0, std) (so it
+    changes answers and logprobs); adapter_config.json names `base_name` (default: `base`) as its base."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    peft_model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=alpha, target_modules=targets, task_type="CAUSAL_LM"))
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=gen) * std)
+    out = Path(out)
+    peft_model.save_pretrained(out)
+    if tokenizer:
+        AutoTokenizer.from_pretrained(base).save_pretrained(out)
+    cfg = json.loads((out / "adapter_config.json").read_text())
+    cfg["base_model_name_or_path"] = base_name or base
+    (out / "adapter_config.json").write_text(json.dumps(cfg, indent=2))
+    return str(out)
+
+
+def main() -> None:
     from harness.models.checkpoint import resolve_checkpoint
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -24,20 +45,8 @@ def main() -> None:
     p.add_argument("--std", type=float, default=0.002, help="standard deviation of the B entries")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
-    base = resolve_checkpoint(args.model).model
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    peft_model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"))
-    gen = torch.Generator().manual_seed(args.seed)
-    with torch.no_grad():
-        for name, param in peft_model.named_parameters():
-            if "lora_B" in name:
-                param.copy_(torch.randn(param.shape, generator=gen) * args.std)
-    out = Path(args.out)
-    peft_model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(base).save_pretrained(out)
-    cfg = json.loads((out / "adapter_config.json").read_text())
-    cfg["base_model_name_or_path"] = args.model
-    (out / "adapter_config.json").write_text(json.dumps(cfg, indent=2))
+    write_random_adapter(resolve_checkpoint(args.model).model, Path(args.out), rank=16, alpha=32, targets="all-linear",
+                         std=args.std, seed=args.seed, base_name=args.model, tokenizer=True)
 
 
 if __name__ == "__main__":

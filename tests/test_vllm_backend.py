@@ -26,6 +26,9 @@ from harness.models.bundled import BUNDLED_ALIAS
 from harness.models.checkpoint import resolve_checkpoint
 from conftest import REPO, load_json, only_run_dir
 
+sys.path.insert(0, str(REPO / "scripts"))
+from random_adapter import write_random_adapter  # noqa: E402
+
 REQUIRED = os.environ.get("SFT_HARNESS_REQUIRE_VLLM") == "1"
 EAGER = ["--vllm", "enforce_eager=true"]
 
@@ -59,22 +62,7 @@ def alive(pid: int) -> bool:
 
 def random_adapter(base: str, out: Path, seed: int) -> str:
     """A rank-8 LoRA adapter of `base` whose B matrices are random (it changes answers and logprobs)."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(base)
-    peft_model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in peft_model.named_parameters():
-            if "lora_B" in name:
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.02)
-    peft_model.save_pretrained(out)
-    cfg = json.loads((out / "adapter_config.json").read_text())
-    cfg["base_model_name_or_path"] = base
-    (out / "adapter_config.json").write_text(json.dumps(cfg))
-    return str(out)
+    return write_random_adapter(base, out, rank=8, alpha=16, targets=["q_proj", "v_proj"], std=0.02, seed=seed)
 
 
 # ---- without vLLM: settings and failures are one line, and nothing is left behind ---------------
