@@ -20,6 +20,7 @@ def write_random_adapter(base: str, out: Path, *, rank: int, alpha: int, targets
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    torch.manual_seed(seed)  # PEFT draws the A matrices from the global generator: same seed, same adapter
     peft_model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=alpha, target_modules=targets, task_type="CAUSAL_LM"))
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,22 +79,11 @@ def build_tiny_model(out: Path, chat_template: str | None = CHATML_TEMPLATE) -> 
 
 def build_tiny_adapter(base: Path, out: Path, seed: int = 1, scale: float = 0.5) -> Path:
     """A LoRA adapter whose B matrices are random (not the zero init), so it changes outputs."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
+    sys.path.insert(0, str(REPO / "scripts"))
+    from random_adapter import write_random_adapter
 
-    model = AutoModelForCausalLM.from_pretrained(base)
-    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"], task_type="CAUSAL_LM"))
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in peft_model.named_parameters():
-            if "lora_B" in name:
-                p.copy_(torch.randn(p.shape, generator=gen) * scale)
-    peft_model.save_pretrained(out)
-    cfg = json.loads((out / "adapter_config.json").read_text())
-    cfg["base_model_name_or_path"] = str(base)
-    (out / "adapter_config.json").write_text(json.dumps(cfg))
-    return out
+    write_random_adapter(str(base), out, rank=4, alpha=8, targets=["q_proj", "v_proj", "down_proj"], std=scale, seed=seed)
+    return Path(out)
 
 
 @pytest.fixture(scope="session")

@@ -61,8 +61,10 @@ def alive(pid: int) -> bool:
 
 
 def random_adapter(base: str, out: Path, seed: int) -> str:
-    """A rank-8 LoRA adapter of `base` whose B matrices are random (it changes answers and logprobs)."""
-    return write_random_adapter(base, out, rank=8, alpha=16, targets=["q_proj", "v_proj"], std=0.02, seed=seed)
+    """A rank-8 LoRA adapter of `base` whose B matrices are random: large enough to change most
+    greedy answers of the lab prompts, small enough to keep them readable (std 0.02 changed 0 of 4 for
+    one seed)."""
+    return write_random_adapter(base, out, rank=8, alpha=16, targets=["q_proj", "v_proj"], std=0.05, seed=seed)
 
 
 # ---- without vLLM: settings and failures are one line, and nothing is left behind ---------------
