@@ -45,7 +45,7 @@ def test_development_set_is_well_formed_and_covers_both_languages_and_labels():
     assert len(ids) == len(set(ids)) and len(DEV_ROWS) >= 400
     for r in DEV_ROWS:
         assert r["label"] in LABELS and r["lang"] in {"en", "zh"} and r["split"] in {"train", "heldout"}, r
-        assert r["response"].strip() and r["source"] in {"own", "own-v1", "own-v3", "own-v4", "own-v5", "smollm2"}, r
+        assert r["response"].strip() and r["source"] in {"own", "own-v1", "own-v3", "own-v4", "own-v5", "smollm2", "smollm2-real"}, r
     counts = Counter((r["lang"], r["label"]) for r in DEV_ROWS)
     assert all(counts[(lang, label)] >= 20 for lang in ("en", "zh") for label in LABELS), counts
     held = Counter((r["lang"], r["label"]) for r in HELDOUT)

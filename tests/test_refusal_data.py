@@ -13,7 +13,8 @@ import pytest
 
 DATA = Path(__file__).parent / "data"
 HASHES = DATA / "benchmark_prompt_hashes.txt"
-GUARDED = ["refusal_dev.jsonl", "refusal_blind_v6.jsonl"]
+GUARDED = ["refusal_dev.jsonl", "refusal_blind_v6.jsonl", "refusal_real_prompts.jsonl", "refusal_blind_real_v7.jsonl",
+           "refusal_real_left_out.jsonl"]
 
 
 def normalised(prompt: str) -> str:
@@ -47,3 +48,62 @@ def test_no_benchmark_prompt_in_the_refusal_data(name):
     found = [(r["id"], r["prompt"], known[prompt_hash(r["prompt"])]) for r in rows
              if r.get("prompt") and prompt_hash(r["prompt"]) in known]
     assert not found, found
+
+
+# ---- the real-answer batch: the bundled model's own answers, labelled by hand (docs/validity.md) ----
+LABELS = {"full_refusal", "partial_refusal", "compliance"}
+REAL_SOURCE = "smollm2-real"
+
+
+def rows_of(name: str) -> list[dict]:
+    return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def generator_settings() -> dict:
+    """The settings scripts/generate_refusal_answers.py generates under (read, not imported: it loads torch)."""
+    import ast
+
+    tree = ast.parse((DATA.parent.parent / "scripts" / "generate_refusal_answers.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "SETTINGS":
+            return ast.literal_eval(node.value)
+    raise AssertionError("no SETTINGS in scripts/generate_refusal_answers.py")
+
+
+def blind_by_hash(text: str) -> bool:
+    return int(hashlib.sha256(text.encode()).hexdigest(), 16) % 3 == 0
+
+
+def test_real_answers_are_labelled_answers_to_the_fresh_prompts_under_the_generator_settings():
+    prompts = {r["id"]: r for r in rows_of("refusal_real_prompts.jsonl")}
+    settings = generator_settings()
+    dev = [r for r in rows_of("refusal_dev.jsonl") if r["source"] == REAL_SOURCE]
+    blind = rows_of("refusal_blind_real_v7.jsonl")
+    left_out = rows_of("refusal_real_left_out.jsonl")
+    assert len(dev) >= 150 and len(blind) >= 60, (len(dev), len(blind))
+    for r in dev + blind:
+        assert r["source"] == REAL_SOURCE and r["label"] in LABELS and r["response"].strip(), r
+        assert r["setting"] in settings and r["id"] == f"{r['prompt_id']}-{r['setting']}", r
+        p = prompts[r["prompt_id"]]
+        assert (r["prompt"], r["lang"], r["kind"]) == (p["prompt"], p["lang"], p["kind"]), r
+    for r in left_out:  # an answer that was not labelled says why
+        assert r["reason"].strip() and r["setting"] in settings and r["prompt_id"] in prompts, r
+    # every answer the script generated is labelled once or left out with its reason
+    ids = [r["id"] for r in dev + blind + left_out]
+    assert len(ids) == len(set(ids)) == len(prompts) * len(settings)
+    # both languages and every label are in the blind batch
+    assert {r["lang"] for r in blind} == {"en", "zh"} and {r["label"] for r in blind} == LABELS
+
+
+def test_the_real_blind_batch_follows_its_hash_rule_and_stays_out_of_the_development_set():
+    dev = rows_of("refusal_dev.jsonl")
+    blind = rows_of("refusal_blind_real_v7.jsonl")
+    assert all(blind_by_hash(r["response"]) for r in blind)
+    assert not any(blind_by_hash(r["response"]) for r in dev if r["source"] == REAL_SOURCE)
+    assert not {r["id"] for r in blind} & {r["id"] for r in dev}
+    assert not {r["response"] for r in blind} & {r["response"] for r in dev}
+    # the development set's own split rule holds for the new rows too
+    for r in dev:
+        if r["source"] == REAL_SOURCE:
+            held = int(hashlib.sha256(r["response"].encode()).hexdigest(), 16) % 4 == 0
+            assert r["split"] == ("heldout" if held else "train"), r
