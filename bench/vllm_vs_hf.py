@@ -12,8 +12,10 @@ hf takes `--batch-size` prompts at a time (lab1's 8), vllm `--vllm-batch-size` (
 hf: one model in this process, the adapter switched off for the base (float32 on CPU). vllm: one
 engine, the base model and the adapter as a LoRA module (LoRA runs eager on vLLM's CPU build).
 With `--merged`, a third side serves the adapter merged into the base (`harness merge`) on a
-compiled engine without LoRA. The sides alternate in each round (hf, vllm, hf, ...) and the
-fastest round of each counts. Engine start-up is timed separately and not counted. It prints wall
+compiled engine without LoRA. Only one side is up at a time (an idle vLLM CPU server keeps
+polling and slows whatever else runs on a small machine): each round runs hf, then starts vllm,
+times it and stops it, then the merged engine; the fastest round of each side counts. Engine
+start-up is printed and not counted. It prints wall
 time, completion tokens/s, the ratio vllm/hf and how many answers are token-identical (for the
 rest, where they part), like bench/generation_vs_lm_eval.py.
 """
@@ -96,54 +98,63 @@ def main() -> None:
     print(f"{n} prompts ({', '.join(f'{t.name}: max_new_tokens {t.generation.max_new_tokens}' for t in suite.tasks.values())}); "
           f"{args.ckpt} + adapter {adapter}; batch hf {args.batch_size}, vllm {args.vllm_batch_size}; greedy; {args.threads} torch threads; {args.rounds} round(s)")
 
+    # One engine alive at a time: an idle vLLM CPU server keeps polling (its workers use a share of a
+    # core), and on 2 cores that slowed the hf side about 5x when both were up. So each side is
+    # started, timed on base and adapter, and stopped before the next; start-up is not timed.
     t0 = time.perf_counter()
     hf = make_backend(ckpt, device=torch.device("cpu"))
-    t_hf_load = time.perf_counter() - t0
+    print(f"start-up: hf {time.perf_counter() - t0:.1f} s")
+    merged_folder = None
+    if args.merged:
+        from harness.app.merge import merge_adapter
+
+        merged_folder = tmp / "merged"
+        merge_adapter(adapter, str(merged_folder), base=base.model, dtype="fp32")
+    runs: dict[tuple[str, str], list] = {}  # (role, side) -> [(wall, tokens, answers)] per round
+    for r in range(args.rounds):
+        timed(runs, r, "hf", hf, ("base", "ckpt"), suite, args.batch_size)
+        hf.close()
+        engine = start_engine(replace(ckpt, backend="vllm"), settings, "vllm (base + adapter as LoRA)")
+        try:
+            timed(runs, r, "vllm", engine, ("base", "ckpt"), suite, args.vllm_batch_size)
+        finally:
+            engine.close()
+        if merged_folder is not None:
+            compiled = {k: v for k, v in settings.items() if k != "enforce_eager"}
+            engine = start_engine(replace(resolve_checkpoint(str(merged_folder)), backend="vllm"), compiled,
+                                  "vllm merged adapter (compiled, no LoRA)")
+            try:
+                timed(runs, r, "vllm-merged", engine, ("ckpt",), suite, args.vllm_batch_size)
+            finally:
+                engine.close()
+        if r + 1 < args.rounds:
+            hf = make_backend(ckpt, device=torch.device("cpu"))
+
+    tok = hf.tokenizer
+    print()
+    for role in ("base", "ckpt"):
+        hf_wall, hf_tokens, hf_answers = min(runs[(role, "hf")], key=lambda x: x[0])
+        for side in ("vllm", "vllm-merged"):
+            if (role, side) not in runs:
+                continue
+            wall, tokens, answers = min(runs[(role, side)], key=lambda x: x[0])
+            print(f"{'adapter' if role == 'ckpt' else 'base':>7}: hf {hf_wall:.1f} s ({hf_tokens / hf_wall:.1f} tokens/s) vs "
+                  f"{side} {wall:.1f} s ({tokens / wall:.1f} tokens/s): speed {side}/hf {hf_wall / wall:.2f}x; "
+                  + compare(tok, hf_answers, answers, ("hf", side)))
+
+
+def start_engine(ckpt, settings: dict, what: str):
     t0 = time.perf_counter()
-    vllm = make_backend(replace(ckpt, backend="vllm"), settings=settings)
-    t_vllm_start = time.perf_counter() - t0
-    print(f"start-up: hf {t_hf_load:.1f} s, vllm (LoRA, {vllm.describe()['engine']}) {t_vllm_start:.1f} s")
-    sides = {"hf": hf, "vllm": vllm}
-    merged = None
-    try:
-        if args.merged:
-            from harness.app.merge import merge_adapter
+    engine = make_backend(ckpt, settings=settings)
+    print(f"start-up: {what} {time.perf_counter() - t0:.1f} s ({engine.describe()['engine']})", flush=True)
+    return engine
 
-            folder = tmp / "merged"
-            merge_adapter(adapter, str(folder), base=base.model, dtype="fp32")
-            t0 = time.perf_counter()
-            merged_settings = {k: v for k, v in settings.items() if k != "enforce_eager"}
-            merged = make_backend(replace(resolve_checkpoint(str(folder)), backend="vllm"), settings=merged_settings)
-            print(f"start-up: vllm merged adapter (compiled, no LoRA) {time.perf_counter() - t0:.1f} s")
 
-        results = {}
-        for role in ("base", "ckpt"):
-            runs = {name: [] for name in sides}
-            if role == "ckpt" and merged is not None:
-                runs["vllm-merged"] = []
-            for r in range(args.rounds):
-                for name in runs:
-                    backend = merged if name == "vllm-merged" else sides[name]
-                    size = args.batch_size if name == "hf" else args.vllm_batch_size
-                    answers, tokens, wall = answer_all(backend, suite, "ckpt" if name == "vllm-merged" else role, size)
-                    runs[name].append((wall, tokens, answers))
-                    print(f"  {role:>4} round {r + 1} {name:>11}: {wall:6.1f} s, {tokens} tokens, {tokens / wall:6.1f} tokens/s")
-            results[role] = {name: min(v, key=lambda x: x[0]) for name, v in runs.items()}
-
-        tok = hf.tokenizer
-        print()
-        for role, by_side in results.items():
-            hf_wall, hf_tokens, hf_answers = by_side["hf"]
-            for name, (wall, tokens, answers) in by_side.items():
-                if name == "hf":
-                    continue
-                print(f"{'adapter' if role == 'ckpt' else 'base':>7}: hf {hf_wall:.1f} s ({hf_tokens / hf_wall:.1f} tokens/s) vs "
-                      f"{name} {wall:.1f} s ({tokens / wall:.1f} tokens/s): speed {name}/hf {hf_wall / wall:.2f}x; "
-                      + compare(tok, hf_answers, answers, ("hf", name)))
-    finally:
-        vllm.close()
-        if merged is not None:
-            merged.close()
+def timed(runs: dict, r: int, side: str, backend, roles, suite, batch_size: int) -> None:
+    for role in roles:
+        answers, tokens, wall = answer_all(backend, suite, role, batch_size)
+        runs.setdefault((role, side), []).append((wall, tokens, answers))
+        print(f"  {role:>4} round {r + 1} {side:>11}: {wall:6.1f} s, {tokens} tokens, {tokens / wall:6.1f} tokens/s", flush=True)
 
 
 if __name__ == "__main__":

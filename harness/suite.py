@@ -208,7 +208,7 @@ def load_suite(
     for name, spec in doc["tasks"].items():
         entries = list((spec or {}).get("scorers") or []) + list(every)
         for entry in entries:
-            s = _scorer(entry, f"{path}:{_line(spec)}")
+            s = _scorer(entry, f"{path}:{_line(spec)}", path.parent)
             known.update({o: s for o in s.outputs})
     running = {o for t in loaded.values() for s in t.scorers for o in s.outputs}
     pooled = []
@@ -251,7 +251,7 @@ def _load_task(name, spec, path, suite_gen, every, data_file, gen_overrides) -> 
     gen = suite_gen.updated(task_gen, f"{path}:{_line(task_gen)}").updated(gen_overrides, "command line")
     default_scorers = ["perplexity", "bits_per_byte"] if kind == "loglikelihood" else []
     scorer_entries = list(spec.get("scorers") or default_scorers) + (list(every) if kind == "generate" else [])
-    scorers = [_scorer(entry, where) for entry in scorer_entries]
+    scorers = [_scorer(entry, where, path.parent) for entry in scorer_entries]
     for s in scorers:
         if kind not in s.info.task_kinds:
             raise HarnessError(f"{where}: task '{name}': scorer {s.name!r} scores {'/'.join(s.info.task_kinds)} tasks, "
@@ -281,7 +281,7 @@ def _capability_task(name, spec, path, suite_gen) -> Task:
     entries = capability_spec.parse_entries(name, spec, path)
     include = capability_spec.include_folder(name, spec, path)
     where = f"{path}:{_line(spec)}"
-    scorers = [_scorer(e, where) for e in capability_spec.scorer_entries(name, entries, where)]
+    scorers = [_scorer(e, where, path.parent) for e in capability_spec.scorer_entries(name, entries, where)]
     return Task(name, "capability", path, [e.as_sample() for e in entries], suite_gen, scorers,
                 capability_spec.metric_definitions(name, entries), include=include,
                 data_digest=capability_spec.data_hash(entries, include))
@@ -343,7 +343,9 @@ def sample_prompt(sample: dict) -> str:
     return sample["prompt"] if "prompt" in sample else sample_messages(sample)[-1]["content"]
 
 
-def _scorer(entry, where) -> ScorerSpec:
+def _scorer(entry, where, suite_dir: Path) -> ScorerSpec:
+    """A scorer entry of a suite; a parameter named `path` or ending in `_path` is a file relative to
+    the suite file's folder (as `samples` is)."""
     if isinstance(entry, str):
         name, params = entry, {}
     elif isinstance(entry, dict) and len(entry) == 1:
@@ -355,6 +357,9 @@ def _scorer(entry, where) -> ScorerSpec:
     if name not in registry:
         raise HarnessError(f"{where}: unknown scorer {name!r}; known scorers: {', '.join(sorted(registry))}")
     sid = str(params.pop("id", name))
+    for key, value in params.items():
+        if (key == "path" or key.endswith("_path")) and isinstance(value, str):
+            params[key] = str(suite_dir / value)
     try:
         instance = registry[name].factory(**params)
     except (TypeError, ValueError) as e:

@@ -28,6 +28,7 @@ import email.utils
 import os
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Awaitable, Callable
 
 NO_KEY = "EMPTY"  # what local servers (vLLM, harness serve) accept when no key is configured
@@ -70,6 +71,15 @@ class ChatReply:
         return self.error is None
 
 
+@lru_cache(maxsize=1)
+def _tls_context():
+    """One TLS context for every client of this process: building one (loading the CA bundle) costs
+    about 70 ms, which a new client per batch paid each time (judging a class is many batches)."""
+    import httpx
+
+    return httpx.create_ssl_context()  # as httpx makes it by default (certifi, SSL_CERT_FILE / _DIR)
+
+
 def api_key_from_env(env_name: str) -> str:
     return os.environ.get(env_name) or NO_KEY
 
@@ -103,12 +113,13 @@ class ChatClient:
         return asyncio.run(self._complete_all(requests, on_done))
 
     async def _complete_all(self, requests, on_done) -> list[ChatReply]:
-        from openai import AsyncOpenAI
+        from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 
         # One client per event loop: its connection pool belongs to the loop it was made in.
         # max_retries=0: each call is one HTTP attempt; the retries are ours (_send).
         client = AsyncOpenAI(base_url=self.settings.base_url, api_key=api_key_from_env(self.settings.api_key_env),
-                             max_retries=0, timeout=self.settings.timeout_s)
+                             max_retries=0, timeout=self.settings.timeout_s,
+                             http_client=DefaultAsyncHttpxClient(verify=_tls_context()))
         gate = asyncio.Semaphore(self.settings.concurrency)
 
         async def one(i: int, request: ChatRequest) -> ChatReply:

@@ -7,9 +7,11 @@ reports them.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Iterator
 
 import jsonschema
@@ -135,11 +137,19 @@ def json_valid(mode: str = "strict"):
 
 
 @scorer("json_schema")
-def json_schema():
-    """The (leniently extracted) JSON value validates against the sample's JSON Schema."""
+def json_schema(path: str | None = None, schema: dict | None = None):
+    """The (leniently extracted) JSON value validates against a JSON Schema: the sample's `schema`, or
+    one for the whole task, from a file (`path`, relative to the suite file) or written inline (`schema`).
+
+        scorers:
+          - json_schema                                  # each sample's own "schema"
+          - json_schema: {path: schemas/answer.json}     # every answer of the task against one file
+    """
+    task_schema = _task_schema(path, schema)
 
     def score(sample, answer):
-        if "schema" not in sample:
+        wanted = task_schema if task_schema is not None else sample.get("schema")
+        if wanted is None:
             return None
         parsed = parse_lenient(answer.text)
         if parsed.too_deep and not parsed.found:
@@ -147,8 +157,8 @@ def json_schema():
         if not parsed.found:
             return passed(False, f"no JSON value to validate ({parsed.error})")
         try:
-            jsonschema.Draft202012Validator.check_schema(sample["schema"])
-            validator = SchemaValidator(sample["schema"])
+            jsonschema.Draft202012Validator.check_schema(wanted)
+            validator = SchemaValidator(wanted)
         except jsonschema.SchemaError as e:
             return unscored(f"the sample's schema is invalid: {e.message}")
         try:
@@ -164,3 +174,25 @@ def json_schema():
         return passed(False, f"schema: {where}: {first.message}"[:300])
 
     return score
+
+
+def _task_schema(path: str | None, schema: dict | None) -> dict | None:
+    """The task-wide schema, read and checked when the suite loads (a ValueError names what is wrong)."""
+    if path is not None and schema is not None:
+        raise ValueError("give the schema as path (a file) or schema (inline), not both")
+    if path is not None:
+        try:
+            schema = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as e:
+            raise ValueError(f"cannot read the schema file {path}: {e.strerror}") from None
+        except ValueError as e:
+            raise ValueError(f"the schema file {path} is not JSON: {e}") from None
+    if schema is None:
+        return None
+    if not isinstance(schema, (dict, bool)):
+        raise ValueError(f"a JSON Schema is an object, got {type(schema).__name__}")
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as e:
+        raise ValueError(f"invalid JSON Schema{f' in {path}' if path else ''}: {e.message}") from None
+    return schema
