@@ -99,7 +99,7 @@ def main() -> None:
           f"{args.ckpt} + adapter {adapter}; batch hf {args.batch_size}, vllm {args.vllm_batch_size}; greedy; {args.threads} torch threads; {args.rounds} round(s)")
 
     # One engine alive at a time: an idle vLLM CPU server keeps polling (its workers use a share of a
-    # core), and on 2 cores that slowed the hf side about 5x when both were up. So each side is
+    # core), and on 2 cores two idle servers made the hf side 1.3x slower (507 s vs 395 s for the base). So each side is
     # started, timed on base and adapter, and stopped before the next; start-up is not timed.
     t0 = time.perf_counter()
     hf = make_backend(ckpt, device=torch.device("cpu"))
