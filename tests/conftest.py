@@ -78,11 +78,17 @@ def build_tiny_model(out: Path, chat_template: str | None = CHATML_TEMPLATE) -> 
 
 
 def build_tiny_adapter(base: Path, out: Path, seed: int = 1, scale: float = 0.5) -> Path:
-    """A LoRA adapter whose B matrices are random (not the zero init), so it changes outputs."""
+    """A LoRA adapter whose B matrices are random (not the zero init), so it changes outputs.
+
+    Its A matrices come from torch's global generator as the test session left it (seed_a=False), as
+    they always did: on the tiny random model most fixed seeds make greedy answers of lone UTF-8 byte
+    tokens that decode to nothing (seeds 1-6; 8 too on the serve tests' prompt), which the chat,
+    streaming and viewer tests cannot use. Making those tests independent of the draw is open work."""
     sys.path.insert(0, str(REPO / "scripts"))
     from random_adapter import write_random_adapter
 
-    write_random_adapter(str(base), out, rank=4, alpha=8, targets=["q_proj", "v_proj", "down_proj"], std=scale, seed=seed)
+    write_random_adapter(str(base), out, rank=4, alpha=8, targets=["q_proj", "v_proj", "down_proj"], std=scale, seed=seed,
+                         seed_a=False)
     return Path(out)
 
 
