@@ -145,22 +145,24 @@ def json_schema(path: str | None = None, schema: dict | None = None):
           - json_schema                                  # each sample's own "schema"
           - json_schema: {path: schemas/answer.json}     # every answer of the task against one file
     """
-    task_schema = _task_schema(path, schema)
+    task_schema = _task_schema(path, schema)  # checked once, at suite load
+    task_validator = SchemaValidator(task_schema) if task_schema is not None else None
 
     def score(sample, answer):
-        wanted = task_schema if task_schema is not None else sample.get("schema")
-        if wanted is None:
+        if task_validator is None and "schema" not in sample:
             return None
         parsed = parse_lenient(answer.text)
         if parsed.too_deep and not parsed.found:
             return unscored(parsed.error)
         if not parsed.found:
             return passed(False, f"no JSON value to validate ({parsed.error})")
-        try:
-            jsonschema.Draft202012Validator.check_schema(wanted)
-            validator = SchemaValidator(wanted)
-        except jsonschema.SchemaError as e:
-            return unscored(f"the sample's schema is invalid: {e.message}")
+        validator = task_validator
+        if validator is None:
+            try:
+                jsonschema.Draft202012Validator.check_schema(sample["schema"])
+                validator = SchemaValidator(sample["schema"])
+            except jsonschema.SchemaError as e:
+                return unscored(f"the sample's schema is invalid: {e.message}")
         try:
             errors = sorted(validator.iter_errors(parsed.value), key=lambda e: list(e.path))
         except RecursionError:
