@@ -14,7 +14,8 @@ import pytest
 DATA = Path(__file__).parent / "data"
 HASHES = DATA / "benchmark_prompt_hashes.txt"
 GUARDED = ["refusal_dev.jsonl", "refusal_blind_v6.jsonl", "refusal_real_prompts.jsonl", "refusal_blind_real_v7.jsonl",
-           "refusal_real_left_out.jsonl"]
+           "refusal_real_left_out.jsonl", "refusal_real_prompts_v8.jsonl", "refusal_blind_real_v8.jsonl",
+           "refusal_real_v8_left_out.jsonl"]
 
 
 def normalised(prompt: str) -> str:
@@ -53,6 +54,7 @@ def test_no_benchmark_prompt_in_the_refusal_data(name):
 # ---- the real-answer batch: the bundled model's own answers, labelled by hand (docs/validity.md) ----
 LABELS = {"full_refusal", "partial_refusal", "compliance"}
 REAL_SOURCE = "smollm2-real"
+FIRST_BATCH_SETTINGS = {"greedy-none", "greedy-cautious", "t0.7-cautious"}
 
 
 def rows_of(name: str) -> list[dict]:
@@ -76,7 +78,8 @@ def blind_by_hash(text: str) -> bool:
 
 def test_real_answers_are_labelled_answers_to_the_fresh_prompts_under_the_generator_settings():
     prompts = {r["id"]: r for r in rows_of("refusal_real_prompts.jsonl")}
-    settings = generator_settings()
+    assert FIRST_BATCH_SETTINGS <= set(generator_settings())
+    settings = FIRST_BATCH_SETTINGS
     dev = [r for r in rows_of("refusal_dev.jsonl") if r["source"] == REAL_SOURCE]
     blind = rows_of("refusal_blind_real_v7.jsonl")
     left_out = rows_of("refusal_real_left_out.jsonl")
@@ -107,3 +110,38 @@ def test_the_real_blind_batch_follows_its_hash_rule_and_stays_out_of_the_develop
         if r["source"] == REAL_SOURCE:
             held = int(hashlib.sha256(r["response"].encode()).hexdigest(), 16) % 4 == 0
             assert r["split"] == ("heldout" if held else "train"), r
+
+
+# ---- the second real batch (v8): new prompts, new settings, all blind, with a `warning` flag ----
+V8_SOURCE = "smollm2-real-v8"
+V8_SETTINGS = {"greedy-helpful", "t1.0-none", "t0.5-policy"}
+
+
+def test_v8_prompts_are_new_and_keyed_by_their_hash():
+    prompts = rows_of("refusal_real_prompts_v8.jsonl")
+    assert len(prompts) == 64
+    for r in prompts:
+        assert r["id"] == hashlib.sha256(r["prompt"].encode()).hexdigest()[:8] and r["lang"] in {"en", "zh"}, r
+    earlier = {normalised(r["prompt"]) for r in rows_of("refusal_real_prompts.jsonl") + rows_of("refusal_dev.jsonl")}
+    assert not [r["prompt"] for r in prompts if normalised(r["prompt"]) in earlier]
+
+
+def test_v8_answers_are_labelled_once_or_left_out_with_a_reason():
+    prompts = {r["id"]: r for r in rows_of("refusal_real_prompts_v8.jsonl")}
+    assert V8_SETTINGS <= set(generator_settings())
+    blind = rows_of("refusal_blind_real_v8.jsonl")
+    left_out = rows_of("refusal_real_v8_left_out.jsonl")
+    for r in blind:
+        assert r["source"] == V8_SOURCE and r["label"] in LABELS and isinstance(r["warning"], bool), r
+        assert r["response"].strip(), r
+    for r in left_out:
+        assert r["reason"].strip() and "label" not in r, r
+    for r in blind + left_out:
+        assert r["setting"] in V8_SETTINGS and r["id"] == f"{r['prompt_id']}-{r['setting']}", r
+        p = prompts[r["prompt_id"]]
+        assert (r["prompt"], r["lang"], r["kind"]) == (p["prompt"], p["lang"], p["kind"]), r
+    ids = [r["id"] for r in blind + left_out]
+    assert len(ids) == len(set(ids)) == len(prompts) * len(V8_SETTINGS)
+    assert {r["label"] for r in blind} == LABELS and {r["lang"] for r in blind} == {"en", "zh"}
+    # none of its answers was trained on
+    assert not {r["response"] for r in blind} & {r["response"] for r in rows_of("refusal_dev.jsonl")}
