@@ -122,7 +122,8 @@ def test_v8_prompts_are_new_and_keyed_by_their_hash():
     assert len(prompts) == 64
     for r in prompts:
         assert r["id"] == hashlib.sha256(r["prompt"].encode()).hexdigest()[:8] and r["lang"] in {"en", "zh"}, r
-    earlier = {normalised(r["prompt"]) for r in rows_of("refusal_real_prompts.jsonl") + rows_of("refusal_dev.jsonl")}
+    earlier = {normalised(r["prompt"]) for r in rows_of("refusal_real_prompts.jsonl") + rows_of("refusal_dev.jsonl")
+               if r.get("prompt")}
     assert not [r["prompt"] for r in prompts if normalised(r["prompt"]) in earlier]
 
 
