@@ -73,7 +73,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="where to write the answers (JSON lines)")
     parser.add_argument("--prompts", type=Path, default=PROMPTS,
-                        help="prompts, one JSON object a line (id, lang, kind, prompt); default %(default)s")
+                        help="prompts, one JSON object a line (id, lang, kind, prompt); default tests/data/refusal_real_prompts.jsonl")
     parser.add_argument("--settings", nargs="*", default=FIRST_BATCH, choices=list(SETTINGS))
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1 is several times faster than 2 on a busy 2-core machine)")
