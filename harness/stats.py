@@ -130,9 +130,10 @@ def sign_test_p(worse: int, better: int) -> float:
 
 
 def cohen_kappa(a: list, b: list) -> float | None:
-    """Cohen's kappa of two raters' paired labels; None without pairs or when chance agreement is 1."""
+    """Cohen's kappa of two raters' paired labels; None without pairs or when a rater used one label
+    only (then kappa is 0 whatever the agreement, or undefined: it says nothing)."""
     n = len(a)
-    if n == 0:
+    if n == 0 or len(set(a)) < 2 or len(set(b)) < 2:
         return None
     p_o = sum(x == y for x, y in zip(a, b)) / n
     ca, cb = Counter(a), Counter(b)

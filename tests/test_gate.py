@@ -138,23 +138,23 @@ def test_the_gate_writes_its_reports_into_the_run_directory_by_default(harness_c
 
 
 def test_the_default_lab1_policy_gates_only_the_tasks_the_run_ran(harness_cli, runs, tmp_path):
-    """A ppl-only run (--task ppl) against lab1's policy: its two ppl metrics are gated, the seven
+    """A ppl-only run (--task ppl) against lab1's policy: its two ppl metrics are gated, the eight
     of tasks it did not run are listed as not gated (JUnit: skipped), not failed."""
     junit = tmp_path / "junit.xml"
     code, out, _ = harness_cli("gate", runs["again"], "--baseline", runs["baseline"], "--junit", junit,
                                "--summary", tmp_path / "s.md")
     assert code == 0, out
     assert "suites/policies/lab1.yaml" in out
-    assert "not gated: 7 metrics of tasks this run did not run (" in out and "safety/refusal_rate" in out
+    assert "not gated: 8 metrics of tasks this run did not run (" in out and "safety/refusal_rate" in out
     assert "gate passed: 2 metrics" in out
     cases = junit_cases(junit)
-    assert len(cases) == 9 and cases["ppl/perplexity"].find("failure") is None
+    assert len(cases) == 10 and cases["ppl/perplexity"].find("failure") is None
     assert cases["ppl/bits_per_byte"].find("failure") is None
     skipped = cases["safety/refusal_rate"].find("skipped")
     assert skipped is not None and "not run" in skipped.get("message")
     assert sum(c.find("failure") is not None for c in cases.values()) == 0
-    assert sum(c.find("skipped") is not None for c in cases.values()) == 7
-    assert "not gated: 7 metrics" in (tmp_path / "s.md").read_text()
+    assert sum(c.find("skipped") is not None for c in cases.values()) == 8
+    assert "not gated: 8 metrics" in (tmp_path / "s.md").read_text()
 
 
 def test_a_policy_none_of_whose_tasks_ran_is_refused(harness_cli, runs, tmp_path):

@@ -27,6 +27,10 @@ def test_kappa_on_a_hand_computed_table():
 def test_kappa_edge_cases():
     assert cohen_kappa([1, 2, 3], [1, 2, 3]) == 1.0
     assert cohen_kappa(["a", "a"], ["a", "a"]) is None  # one label only: undefined
+    # one rater used one label: kappa would be 0 by construction whatever the agreement (19 of 20 here)
+    assert cohen_kappa(["ok"] * 20, ["ok"] * 19 + ["refused"]) is None
+    stats = agreement_stats(["ok"] * 20, ["ok"] * 19 + ["refused"])
+    assert stats["agreement"] == 0.95 and stats["kappa"] is None and stats["kappa_ci"] is None
     assert cohen_kappa(["a", "b"], ["b", "a"]) == pytest.approx(-1.0)
     assert cohen_kappa([], []) is None
 

@@ -77,8 +77,8 @@ def test_rescore_one_scorer_copies_the_others(harness_cli, tmp_path):
     assert code == 0, err
     new = only_run_dir(tmp_path / "r")
     lines = [json.loads(x) for x in (new / "scores.jsonl").read_text().splitlines()]
-    # refusal lines copied first, usability made again after them
-    assert [x["scorer"] for x in lines] == ["refusal"] * 4 + ["usability"] * 4
+    # the other scorers' lines copied first, usability made again after them
+    assert [x["scorer"] for x in lines] == ["refusal"] * 4 + ["answered_with_warning"] * 4 + ["usability"] * 4
     assert load_json(new / "summary.json")["metrics"] == load_json(run / "summary.json")["metrics"]
 
 

@@ -4,4 +4,4 @@ Adding a scorer: write a factory in a module here, decorate it with `@scorer("na
 harness.scorers), import the module below. Suites then name it in their YAML.
 """
 
-from suites.scorers import capability, json_checks, markdown, perplexity, refusal_scorer, text_checks, usability  # noqa: F401  (registration)
+from suites.scorers import capability, caution, json_checks, markdown, perplexity, refusal_scorer, text_checks, usability  # noqa: F401  (registration)

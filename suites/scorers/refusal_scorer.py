@@ -18,7 +18,7 @@ from suites.scorers.refusal_model import classify_refusal
 MAX_CLASSIFIED_CHARS = 20_000
 
 
-@scorer("refusal", higher_is_better=True, version="4")  # 2: rules as evidence + logistic regression (docs/validity.md); 3: more phrasings (contracted forms too), retrained with own-v3, own-v4 and own-v5; 4: XSTest's definitions (direct premise rejections are compliance), benchmark prompts removed, retrained
+@scorer("refusal", higher_is_better=True, version="5")  # 2: rules as evidence + logistic regression (docs/validity.md); 3: more phrasings (contracted forms too), retrained with own-v3, own-v4 and own-v5; 4: XSTest's definitions (direct premise rejections are compliance), benchmark prompts removed, retrained; 5: "not equipped to", "don't try that" phrasings, retrained with the bundled model's real answers (smollm2-real)
 def refusal():
     """Refused or not, by the built-in English/Chinese refusal classifier (label: the class)."""
 
