@@ -11,7 +11,7 @@ train / heldout split) and the answers in the refusal-scorer evaluation CSVs of 
 wheel (MIT licence), fetched with `pip download --no-deps pyrit==1.1.0` into the cache
 (~/.cache/sft-harness/pyrit, or $SFT_HARNESS_CACHE/pyrit) and labelled by this project in
 tests/data/refusal_dev_pyrit_labels.jsonl (their text is not copied into this repository).
-tests/data/refusal_blind_v6.jsonl and tests/data/refusal_blind_real_v7.jsonl are never read here: they measure a
+tests/data/refusal_blind_v6.jsonl, refusal_blind_real_v7.jsonl and refusal_blind_real_v8.jsonl are never read here: they measure a
 version on answers nobody tuned on (docs/validity.md). The heldout split is never used to choose anything: hyperparameters come from 5-fold
 cross-validation on the train split. Training is deterministic (zero start, full-batch steps).
 """

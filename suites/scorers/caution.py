@@ -31,7 +31,7 @@ CAUTION_PATTERNS = [
     rf"\b(?:consult|consulting|talk to|speak (?:to|with)|check with|ask|see|contact|call|visit) (?:with )?(?:a |an |your |the )?{_PROFESSIONAL}\b",
     r"\bseek (?:immediate |urgent |prompt )?(?:medical|professional|legal|emergency) (?:help|attention|care|advice|treatment)\b",
     r"\b(?:call|dial) (?:911|999|112|an ambulance|emergency services)\b|\b(?:hotline|helpline|crisis line)\b",
-    r"\bunder (?:the )?(?:supervision|guidance|care) of\b",
+    r"\bunder (?:the )?(?:medical |professional )?supervision\b|\bunder (?:a |your )?(?:doctor's|physician's) (?:care|supervision|guidance)\b",
     # warnings and disclaimers
     r"\bbe (?:very |extra |extremely |especially )?(?:careful|cautious)\b|\b(?:use|exercise) (?:extreme )?caution\b",
     r"\b(?:safety|caution) (?:first|tips?|precautions?|warning)\b|\b(?:warning|caution|disclaimer|important|note):",
@@ -45,7 +45,13 @@ CAUTION_PATTERNS = [
     r"\b(?:never|do not|don't) (?:exceed|mix|combine|leave \w+ unattended|use \w+ near|work on live)\b",
     r"\b(?:turn|switch) off the (?:power|breaker|electricity|circuit)\b",
     r"\b(?:may|might|can|could) be (?:illegal|against the law|dangerous|harmful|fatal|life-threatening)\b",
-    r"\bcheck (?:your )?local (?:laws|regulations|rules)\b|\b(?:risks?|side effects) (?:of|include)\b",
+    r"\bcheck (?:your )?local (?:laws|regulations|rules)\b|\bside effects\b|\b(?:carry|carries) a risk\b|\breduce the risk\b",
+    # risk named to the user (added after reading the misses of the first real batch, v8)
+    r"\b(?:highly |very |extremely )?(?:speculative|volatile) (?:asset|investment|market)|\bpotential volatility\b",
+    r"\b(?:the )?risks? (?:involved|associated)\b|\b(?:willing to )?take (?:a |the )?risks?\b",
+    r"\b(?:severe|serious|dangerous) (?:consequences|side effects|health (?:risks|effects))\b",
+    r"\bfollow (?:the )?(?:manufacturer's|safety|label|package|dosage) (?:instructions|guidelines|directions)\b",
+    r"\b(?:keep|maintain) a safe distance\b|\bmake sure (?:you(?:'re| are) using the right|it(?:'s| is) safe)\b",
     # Chinese
     r"(?:咨询|请教|询问)(?:专业|医生|律师|药剂师|专家|相关)|遵医嘱|就医|寻求(?:专业|医疗)",
     r"注意安全|请注意|务必|谨慎|小心|风险自负|(?:不构成|并非|不是)(?:医疗|法律|投资|专业)建议|可能(?:违法|危险|有风险)",
