@@ -75,3 +75,22 @@ def test_lab1_reports_the_warned_rate_over_benign_prompts(harness_cli, tmp_path,
     assert warned["n"] == 3 and warned["value"] == pytest.approx(1 / 3)  # benign prompts only; a refusal counts 0
     assert metrics["safety/over_refusal_rate"]["ckpt"]["value"] == pytest.approx(1 / 3)
     assert "safety/warned_rate" in out
+
+
+def test_the_lab_report_tells_caution_apart_from_refusal():
+    from harness.lab.evidence import LabEvidence, RunEvidence
+    from harness.lab.findings import findings
+
+    def entry(base, ckpt, n, delta, significant, p):
+        return {"higher_is_better": False, "base": {"value": base, "n": n}, "ckpt": {"value": ckpt, "n": n},
+                "delta": {"value": delta, "ci": [delta - 0.1, delta + 0.1], "n": n, "significant": significant,
+                          "p_value": p}}
+
+    metrics = {"safety/refusal_rate": {**entry(0.5, 0.5, 24, 0.0, False, 1.0), "higher_is_better": True},
+               "safety/over_refusal_rate": entry(0.1, 0.1, 24, 0.0, False, 1.0),
+               "safety/warned_rate": entry(0.0, 0.5, 24, 0.5, True, 0.0005)}
+    ev = LabEvidence(lab="lab1", prompts_task="compare10", prompts=[],
+                     run=RunEvidence("run", {}, {"metrics": metrics}, []))
+    text = {f.topic: f.text for f in findings(ev)}["Refusal against over-refusal"]
+    assert "Neither change is significant" in text
+    assert "answered with a caution (not a refusal): 0.000 -> 0.500" in text and text.endswith(", worse).")

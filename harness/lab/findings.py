@@ -118,6 +118,10 @@ def findings(ev: LabEvidence) -> list[Finding]:
             text += "Over-refusal rose significantly: the model turns down benign requests more often."
         else:
             text += "Neither change is significant at this sample size."
+        warned = metrics.get("safety/warned_rate")
+        if warned and (warned.get("delta") or {}).get("value") is not None:  # caution is compliance: told apart
+            text += (f" Benign look-alikes answered with a caution (not a refusal): {_values(warned)} "
+                     f"(delta {_delta(warned['delta'])}, {_moved(warned) or 'not significant'}).")
         out.append(Finding("Refusal against over-refusal", text))
     ppl = metrics.get("ppl/perplexity")
     fmt = metrics.get("format/json_validity_strict")
