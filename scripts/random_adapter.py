@@ -12,18 +12,16 @@ from pathlib import Path
 
 
 def write_random_adapter(base: str, out: Path, *, rank: int, alpha: int, targets, std: float, seed: int,
-                         base_name: str | None = None, tokenizer: bool = False, seed_a: bool = True) -> str:
+                         base_name: str | None = None, tokenizer: bool = False) -> str:
     """Save a LoRA adapter of `base` (a model folder) at `out` whose B matrices are N(0, std) (so it
     changes answers and logprobs); adapter_config.json names `base_name` (default: `base`) as its base.
-    `seed_a=False` leaves PEFT's A matrices to torch's global generator as it stands (not reproducible
-    alone; the tiny-model test fixture keeps that draw, which its tests were written against)."""
+    The same seed gives the same adapter (A and B both seeded)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-    if seed_a:
-        torch.manual_seed(seed)  # PEFT draws the A matrices from the global generator: same seed, same adapter
+    torch.manual_seed(seed)  # PEFT draws the A matrices from the global generator: same seed, same adapter
     peft_model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=alpha, target_modules=targets, task_type="CAUSAL_LM"))
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():

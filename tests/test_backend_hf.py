@@ -43,7 +43,7 @@ def test_base_role_switches_the_adapter_off(backend, tiny_model):
     (plain_nll, plain_n, _), = plain.loglikelihood(conv)
     (ckpt_nll, _, _), = backend.loglikelihood(conv, role="ckpt")
     assert base_n == plain_n and base_nll == pytest.approx(plain_nll, rel=1e-5)
-    assert ckpt_nll != pytest.approx(plain_nll, rel=1e-3)
+    assert ckpt_nll != pytest.approx(plain_nll, rel=1e-4)  # the adapter is on: 10x the base/plain tolerance
 
 
 def _raws(backend, **settings) -> list[str]:
