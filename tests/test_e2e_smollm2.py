@@ -11,8 +11,8 @@ from conftest import load_json, only_run_dir, scored_records
 
 LAB1_METRICS = {
     "format/json_validity_strict", "format/json_validity_lenient", "format/schema_pass_rate",
-    "format/table_pass_rate", "safety/refusal_rate", "safety/over_refusal_rate", "ppl/perplexity",
-    "ppl/bits_per_byte", "usability/usability_rate",
+    "format/table_pass_rate", "safety/refusal_rate", "safety/over_refusal_rate", "safety/warned_rate",
+    "ppl/perplexity", "ppl/bits_per_byte", "usability/usability_rate",
 }
 
 
