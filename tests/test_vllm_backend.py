@@ -232,7 +232,7 @@ def test_ctrl_c_while_the_server_starts_leaves_no_process(adapters, tmp_path):
     env = dict(os.environ, SFT_HARNESS_VLLM_PYTHON=python, PYTHONPATH=str(REPO))
     proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "--suite", "lab1", "--task", "format", "--ckpt", adapters[0],
                              "--backend", "vllm", *EAGER, "--runs-dir", str(tmp_path)], env=env, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_as_in_a_terminal)
     server = None
     deadline = time.time() + 120
     while server is None and time.time() < deadline:
@@ -254,6 +254,14 @@ def test_ctrl_c_while_the_server_starts_leaves_no_process(adapters, tmp_path):
     assert not alive(server)
     leftovers = [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _in_group(p, server)]
     assert leftovers == []
+
+
+def _ctrl_c_as_in_a_terminal() -> None:
+    """The run starts with SIGINT as a terminal gives it. A child inherits an ignored or blocked
+    SIGINT (POSIX), and within the full suite the pytest process can hold one (a library of an
+    earlier test sets it); the run then never sees the Ctrl-C this test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _child_server(proc_dir: Path, parent: int) -> bool:
